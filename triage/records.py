@@ -1,0 +1,267 @@
+"""Normalise a Cloud Logging LogEntry (any payload shape) into one typed, immutable record.
+
+This is the only place that knows the LogEntry layout; everything downstream sees ``Record``.
+Unknown or wrong-typed fields degrade to empty values instead of raising: logs are untrusted input.
+A mapping that is not a LogEntry at all raises ``NotAnEntry`` so the caller can count it as malformed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+# Cloud Logging's LogSeverity numbers; DEFAULT (0) is what plain stderr lines get.
+SEVERITY_LEVELS: dict[str, int] = {
+    "DEFAULT": 0,
+    "DEBUG": 100,
+    "INFO": 200,
+    "NOTICE": 300,
+    "WARNING": 400,
+    "ERROR": 500,
+    "CRITICAL": 600,
+    "ALERT": 700,
+    "EMERGENCY": 800,
+}
+_LEVEL_NAMES = {v: k for k, v in SEVERITY_LEVELS.items()}
+_SEVERITY_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL", "ERR": "ERROR", "CRIT": "CRITICAL"}
+
+# logName suffix (after /logs/, URL-decoded) -> log kind
+LOG_KINDS: dict[str, str] = {
+    "run.googleapis.com/stdout": "stdout",
+    "run.googleapis.com/stderr": "stderr",
+    "run.googleapis.com/requests": "requests",
+    "run.googleapis.com/varlog/system": "system",
+    "cloudaudit.googleapis.com/activity": "audit",
+    "cloudaudit.googleapis.com/system_event": "audit",
+    "cloudaudit.googleapis.com/data_access": "audit",
+}
+# Finer audit kind, kept in ``audit_kind`` because status inference treats them differently.
+_AUDIT_KINDS = {
+    "cloudaudit.googleapis.com/activity": "activity",
+    "cloudaudit.googleapis.com/system_event": "system_event",
+    "cloudaudit.googleapis.com/data_access": "data_access",
+}
+# jsonPayload keys that carry a traceback next to ``message`` (structlog, python-json-logger, GCP libs).
+_EXC_KEYS = ("exc_info", "stack_trace", "exception", "traceback", "stacktrace", "error")
+_MESSAGE_KEYS = ("message", "msg", "textPayload", "event", "log")
+
+
+class NotAnEntry(ValueError):
+    """The mapping has none of the fields a LogEntry has."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    timestamp: str  # RFC 3339 UTC with microseconds ("2025-09-05T10:00:00.123456Z"); "" if unknown
+    severity: str  # Cloud Logging severity name; "DEFAULT" when absent
+    service: str  # Cloud Run service (or job) name; "" if not a Cloud Run resource
+    revision: str  # revision (or job execution) name
+    instance: str
+    log: str  # stdout, stderr, requests, system, audit, other
+    message: str
+    http_status: int | None = None
+    latency_s: float | None = None
+    request_url: str = ""
+    trace: str = ""
+    insert_id: str = ""
+    resource_type: str = ""
+    audit_kind: str = ""  # activity, system_event, data_access (audit logs only)
+    method: str = ""  # audit methodName
+    resource_name: str = ""  # audit resourceName
+    labels: Mapping[str, str] = field(default_factory=dict)
+    payload: Mapping[str, Any] | None = None  # audit protoPayload, kept for deploy/secret analysis
+
+    @property
+    def level(self) -> int:
+        return SEVERITY_LEVELS.get(self.severity, 0)
+
+    @property
+    def commit_sha(self) -> str:
+        return self.labels.get("commit-sha", "") or self.labels.get("commit_sha", "")
+
+
+def severity_name(value: Any) -> str:
+    """Map whatever a logger put in ``severity`` to a Cloud Logging severity name."""
+    if isinstance(value, str):
+        name = value.strip().upper()
+        name = _SEVERITY_ALIASES.get(name, name)
+        return name if name in SEVERITY_LEVELS else "DEFAULT"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _LEVEL_NAMES.get(value, "DEFAULT")
+    return "DEFAULT"
+
+
+def normalize_timestamp(value: Any) -> str:
+    """Return RFC 3339 UTC with exactly six fractional digits, or "" if unparseable.
+
+    Fixed width makes string order equal time order, so the rest of the tool sorts strings.
+    """
+    if isinstance(value, Mapping):  # protobuf Timestamp as a mapping {seconds, nanos}
+        try:
+            secs = int(value.get("seconds", 0)) + int(value.get("nanos", 0)) / 1e9
+            return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        except (TypeError, ValueError, OverflowError, OSError):
+            return ""
+    if not isinstance(value, str) or len(value) < 19:
+        return ""
+    s = value.strip()
+    # Fast path: already "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z", the shape Cloud Logging writes.
+    if s.endswith("Z") and s[4:5] == "-" and s[10:11] in "Tt ":
+        head, frac = s[:19], s[19:-1]
+        if (not frac or (frac[0] == "." and frac[1:].isdigit())) and head[:4].isdigit():
+            frac_digits = (frac[1:] + "000000")[:6]
+            return f"{head[:10]}T{head[11:]}.{frac_digits}Z"
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
+
+
+def log_kind(log_name: str) -> tuple[str, str]:
+    """(kind, audit_kind) for a logName like ``projects/p/logs/run.googleapis.com%2Fstderr``."""
+    _, sep, tail = log_name.partition("/logs/")
+    if not sep:
+        tail = log_name
+    tail = tail.replace("%2F", "/").replace("%2f", "/")
+    return LOG_KINDS.get(tail, "other"), _AUDIT_KINDS.get(tail, "")
+
+
+def _latency(value: Any) -> float | None:
+    if isinstance(value, str) and value.endswith("s"):
+        try:
+            return float(value[:-1])
+        except ValueError:
+            return None
+    if isinstance(value, Mapping):  # Duration as {seconds, nanos}
+        try:
+            return int(value.get("seconds", 0)) + int(value.get("nanos", 0)) / 1e9
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _json_message(payload: Mapping[str, Any]) -> str:
+    msg = ""
+    for key in _MESSAGE_KEYS:
+        value = payload.get(key)
+        if isinstance(value, str) and value:
+            msg = value
+            break
+    extras = []
+    for key in _EXC_KEYS:
+        value = payload.get(key)
+        if isinstance(value, str) and value and value not in msg:
+            extras.append(value)
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            extras.append("".join(value))
+    if extras:
+        msg = "\n".join([msg, *extras]) if msg else "\n".join(extras)
+    if not msg:
+        # No message key: keep the payload's scalar fields so rules still see the text.
+        msg = " ".join(f"{k}={v}" for k, v in payload.items() if isinstance(v, str | int | float))
+    return msg
+
+
+def _audit_message(proto: Mapping[str, Any]) -> str:
+    parts = [_str(proto.get("methodName")), _str(proto.get("resourceName"))]
+    status = proto.get("status")
+    if isinstance(status, Mapping) and isinstance(status.get("message"), str):
+        parts.append(status["message"])
+    return " ".join(p for p in parts if p)
+
+
+def from_entry(entry: Any) -> Record:
+    """Normalise one LogEntry mapping (REST/JSON shape, camelCase keys)."""
+    if not isinstance(entry, Mapping):
+        raise NotAnEntry(f"expected a JSON object, got {type(entry).__name__}")
+    payload_keys = ("textPayload", "jsonPayload", "protoPayload", "httpRequest")
+    if not any(k in entry for k in payload_keys) and "logName" not in entry and "timestamp" not in entry:
+        raise NotAnEntry("no LogEntry fields (timestamp, logName or a payload)")
+
+    resource = entry.get("resource")
+    rtype = ""
+    rlabels: dict[str, str] = {}
+    if isinstance(resource, Mapping):
+        rtype = _str(resource.get("type"))
+        rlabels = _str_map(resource.get("labels"))
+    labels = _str_map(entry.get("labels"))
+    kind, audit_kind = log_kind(_str(entry.get("logName")))
+
+    service = rlabels.get("service_name") or rlabels.get("job_name") or ""
+    revision = rlabels.get("revision_name") or labels.get("run.googleapis.com/execution_name", "")
+    instance = labels.get("instanceId", "")
+    method = resource_name = ""
+    payload: Mapping[str, Any] | None = None
+
+    text = entry.get("textPayload")
+    jp = entry.get("jsonPayload")
+    pp = entry.get("protoPayload")
+    if isinstance(text, str):
+        message = text
+    elif isinstance(jp, Mapping):
+        message = _json_message(jp)
+    elif isinstance(pp, Mapping):
+        payload = pp
+        method = _str(pp.get("methodName"))
+        resource_name = _str(pp.get("resourceName"))
+        message = _audit_message(pp)
+        if not service:
+            # Audit entries name the service or revision in resourceName: namespaces/P/services/S
+            parts = resource_name.split("/")
+            if len(parts) >= 4 and parts[-2] in ("services", "revisions", "jobs"):
+                if parts[-2] == "revisions":
+                    revision = revision or parts[-1]
+                else:
+                    service = parts[-1]
+    else:
+        message = ""
+
+    http = entry.get("httpRequest")
+    status = latency = None
+    url = ""
+    if isinstance(http, Mapping):
+        raw_status = http.get("status")
+        if isinstance(raw_status, int) and not isinstance(raw_status, bool):
+            status = raw_status
+        elif isinstance(raw_status, str) and raw_status.isdigit():
+            status = int(raw_status)
+        latency = _latency(http.get("latency"))
+        url = _str(http.get("requestUrl"))
+        if not message:
+            message = f"{_str(http.get('requestMethod'))} {status or ''} {url}".strip()
+
+    return Record(
+        timestamp=normalize_timestamp(entry.get("timestamp") or entry.get("receiveTimestamp")),
+        severity=severity_name(entry.get("severity")),
+        service=service,
+        revision=revision,
+        instance=instance,
+        log=kind,
+        message=message,
+        http_status=status,
+        latency_s=latency,
+        request_url=url,
+        trace=_str(entry.get("trace")),
+        insert_id=_str(entry.get("insertId")),
+        resource_type=rtype,
+        audit_kind=audit_kind,
+        method=method,
+        resource_name=resource_name,
+        labels=labels,
+        payload=payload,
+    )
