@@ -220,14 +220,13 @@ def from_entry(entry: Any) -> Record:
         method = _str(pp.get("methodName"))
         resource_name = _str(pp.get("resourceName"))
         message = _audit_message(pp)
-        if not service:
-            # Audit entries name the service or revision in resourceName: namespaces/P/services/S
-            parts = resource_name.split("/")
-            if len(parts) >= 4 and parts[-2] in ("services", "revisions", "jobs"):
-                if parts[-2] == "revisions":
-                    revision = revision or parts[-1]
-                else:
-                    service = parts[-1]
+        # Audit entries name the service or revision in resourceName: namespaces/P/services/S
+        parts = resource_name.split("/")
+        if len(parts) >= 2 and parts[-2] in ("services", "revisions", "jobs"):
+            if parts[-2] == "revisions":
+                revision = revision or parts[-1]
+            else:
+                service = service or parts[-1]
     else:
         message = ""
 

@@ -1,0 +1,132 @@
+"""The catalog: every rule from the built-in folder plus team folders, validated and typed.
+
+A rule file holds ``rules: [ ... ]``. Ids are unique across one folder; a team folder may replace a
+built-in rule by reusing its id (the catalog records it so the report can say so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from triage.engine.rules import Rule, Source
+from triage.engine.yamlpos import PosDict, line_of, load_yaml
+from triage.errors import RuleError, RuleErrors
+from triage.resources import builtin_rules_dir
+
+
+@dataclass(frozen=True)
+class Replacement:
+    rule_id: str
+    builtin: str  # where the built-in rule was
+    by: str  # where the team rule is
+
+
+@dataclass(frozen=True)
+class Catalog:
+    rules: tuple[Rule, ...]
+    replaced: tuple[Replacement, ...] = ()
+    disabled: tuple[str, ...] = ()
+
+    def get(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def rule_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise RuleError("no such rule file or folder", path=str(path))
+    return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_file(path: Path, errors: list[RuleError] | None = None) -> list[Rule]:
+    """Rules of one file. With ``errors`` given, collect every bad rule instead of stopping at the first."""
+    name = _display(path)
+    doc = load_yaml(path, name)
+    if doc is None:
+        return []
+    if not isinstance(doc, PosDict) or "rules" not in doc:
+        raise RuleError("a rule file is a mapping with a 'rules' list", path=name, line=getattr(doc, "line", 1))
+    extra = [k for k in doc if k != "rules"]
+    if extra:
+        raise RuleError("unknown top-level key (only 'rules')", path=name, line=line_of(doc, extra[0]), key=str(extra[0]))
+    items = doc["rules"]
+    if not isinstance(items, list):
+        raise RuleError("'rules' must be a list", path=name, line=line_of(doc, "rules"), key="rules")
+    rules: list[Rule] = []
+    for i, item in enumerate(items):
+        try:
+            rules.append(Rule.from_dict(item, Source(name, line_of(items, i))))
+        except RuleError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
+    return rules
+
+
+def load_dir(path: Path, errors: list[RuleError] | None = None) -> list[Rule]:
+    rules: list[Rule] = []
+    seen: dict[str, Rule] = {}
+    for file in rule_files(path):
+        try:
+            loaded = load_file(file, errors)
+        except RuleError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
+            continue
+        for rule in loaded:
+            if rule.id in seen:
+                exc = RuleError(
+                    f"duplicate id (first defined at {seen[rule.id].source})",
+                    path=rule.source.path,
+                    line=rule.source.line,
+                    rule=rule.id,
+                    key="id",
+                )
+                if errors is None:
+                    raise exc
+                errors.append(exc)
+                continue
+            seen[rule.id] = rule
+            rules.append(rule)
+    return rules
+
+
+def load_catalog(
+    extra_dirs: Sequence[Path] = (),
+    *,
+    builtin: bool = True,
+    disable: Iterable[str] = (),
+    collect: bool = False,
+) -> Catalog:
+    """Built-in rules, then each team folder in order; ``collect`` raises all errors at once."""
+    errors: list[RuleError] | None = [] if collect else None
+    by_id: dict[str, Rule] = {}
+    replaced: list[Replacement] = []
+    folders = ([builtin_rules_dir()] if builtin else []) + list(extra_dirs)
+    for index, folder in enumerate(folders):
+        for rule in load_dir(Path(folder), errors):
+            old = by_id.get(rule.id)
+            if old is not None:
+                if index == 0 or old.source.path == rule.source.path:
+                    continue  # already reported as a duplicate inside one folder
+                replaced.append(Replacement(rule.id, str(old.source), str(rule.source)))
+            by_id[rule.id] = rule
+    if errors:
+        raise RuleErrors(errors)
+    disabled = tuple(sorted(set(disable)))
+    unknown = [d for d in disabled if d not in by_id]
+    if unknown:
+        raise RuleError(f"cannot disable unknown rule id(s): {', '.join(unknown)}", path="--disable")
+    rules = tuple(r for r in by_id.values() if r.id not in disabled)
+    return Catalog(rules, tuple(replaced), disabled)

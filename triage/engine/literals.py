@@ -1,0 +1,87 @@
+"""Required literals of a rule, for the prefilter.
+
+A rule can only match an event whose text contains at least one of its literals. For ``any`` every
+alternative must contribute one (else the rule has no literal and runs on every event); for ``all`` one
+literal from any text condition is enough. Literals avoid characters that JSON escapes (quotes,
+backslashes, control and non-ASCII characters) so the same literals also work on raw JSON lines.
+"""
+
+from __future__ import annotations
+
+import re._constants as sc
+import re._parser as sre_parse
+
+from triage.engine.rules import Condition, Rule
+
+MIN_LITERAL = 3
+
+
+def _safe(ch: int) -> bool:
+    return 0x20 <= ch < 0x7F and ch not in (0x22, 0x5C)  # printable ASCII, not '"' or '\'
+
+
+def _runs(seq, out: list[str]) -> None:
+    """Collect runs of consecutive required literal characters from a parsed pattern."""
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            out.append("".join(run))
+            run.clear()
+
+    for op, arg in seq:
+        if op is sc.LITERAL and _safe(arg):
+            run.append(chr(arg))
+            continue
+        flush()
+        if op is sc.SUBPATTERN:
+            _runs(arg[-1], out)
+        elif op in (sc.MAX_REPEAT, sc.MIN_REPEAT, sc.POSSESSIVE_REPEAT) and arg[0] >= 1:
+            _runs(arg[2], out)
+        elif op is sc.ATOMIC_GROUP:
+            _runs(arg, out)
+    flush()
+
+
+def regex_literal(pattern: str, ignore_case: bool = False) -> str | None:
+    """Longest literal every match of ``pattern`` must contain, or None."""
+    try:
+        parsed = sre_parse.parse(pattern)
+    except Exception:  # noqa: BLE001 - `regex` syntax that `re` cannot parse: no literal, not an error
+        return None
+    if parsed.state.flags & sc.SRE_FLAG_IGNORECASE:
+        ignore_case = True
+    runs: list[str] = []
+    _runs(parsed, runs)
+    best = max(runs, key=len, default="")
+    return best if len(best) >= MIN_LITERAL else None
+
+
+def condition_literals(cond: Condition) -> tuple[str, ...]:
+    """Literals one of which must appear for ``cond`` to hold; () if none is known."""
+    texts = tuple(t for t in cond.contains + cond.startswith)
+    if texts and all(len(t) >= MIN_LITERAL and all(_safe(ord(c)) for c in t) for t in texts):
+        return texts
+    if cond.regex is not None:
+        lit = regex_literal(cond.regex.pattern)
+        if lit:
+            return (lit,)
+    return ()
+
+
+def rule_literals(rule: Rule) -> tuple[str, ...]:
+    if rule.keywords:
+        return rule.keywords
+    for cond in rule.match.all:
+        lits = condition_literals(cond)
+        if lits:
+            return lits
+    if rule.match.any:
+        out: list[str] = []
+        for cond in rule.match.any:
+            lits = condition_literals(cond)
+            if not lits:
+                return ()
+            out.extend(lits)
+        return tuple(dict.fromkeys(out))
+    return ()

@@ -1,0 +1,174 @@
+"""Match events against the catalog: a literal prefilter first, then each candidate rule's conditions.
+
+Most log lines are benign. Every rule contributes required literals (its ``keywords`` or literals
+derived from its patterns); one Aho-Corasick pass over the lower-cased message picks the candidate
+rules, so a benign line costs one automaton scan and no regex. Rules with no literal run on every event.
+Regexes run under a timeout (``regex`` module) so a pathological team pattern cannot stall a run: a
+timeout counts against the rule and the run goes on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import ahocorasick
+
+from triage.engine.catalog import Catalog
+from triage.engine.literals import rule_literals
+from triage.engine.rules import Condition, Rule
+from triage.events import Event
+
+DEFAULT_TIMEOUT_S = 0.25
+_OPS = {
+    ">=": int.__ge__,
+    "<=": int.__le__,
+    ">": int.__gt__,
+    "<": int.__lt__,
+    "==": int.__eq__,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    rule: Rule
+    event: Event
+    captures: Mapping[str, str]
+
+
+@dataclass
+class MatchStats:
+    events: int = 0
+    candidates: int = 0  # events that reached at least one rule's conditions
+    matched: int = 0
+    timeouts: Counter[str] = field(default_factory=Counter)  # rule id -> regex timeouts
+
+
+class _Timeout(Exception):
+    pass
+
+
+class Matcher:
+    def __init__(self, catalog: Catalog, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.catalog = catalog
+        self.timeout_s = timeout_s
+        self.stats = MatchStats()
+        self.unfiltered: tuple[int, ...] = ()
+        self.literals: dict[int, tuple[str, ...]] = {}
+        automaton = ahocorasick.Automaton()
+        unfiltered = []
+        for index, rule in enumerate(catalog.rules):
+            lits = rule_literals(rule)
+            if not lits:
+                unfiltered.append(index)
+                continue
+            self.literals[index] = lits
+            for lit in lits:
+                key = lit.lower()
+                owners = automaton.get(key, None) if key in automaton else None
+                automaton.add_word(key, (owners or ()) + (index,))
+        self.unfiltered = tuple(unfiltered)
+        self._automaton = automaton if len(automaton) else None
+        if self._automaton is not None:
+            self._automaton.make_automaton()
+
+    def keywords(self) -> list[str]:
+        """All prefilter literals (for server-side pushdown); empty if some rule has none."""
+        if self.unfiltered:
+            return []
+        return sorted({lit for lits in self.literals.values() for lit in lits})
+
+    def candidates(self, text: str) -> set[int]:
+        found: set[int] = set(self.unfiltered)
+        if self._automaton is not None and text:
+            for _end, owners in self._automaton.iter(text.lower()):
+                found.update(owners)
+        return found
+
+    def match(self, event: Event) -> list[Match]:
+        self.stats.events += 1
+        candidates = self.candidates(event.message)
+        if not candidates:
+            return []
+        self.stats.candidates += 1
+        out = []
+        for index in sorted(candidates):
+            rule = self.catalog.rules[index]
+            try:
+                captures = self.match_rule(rule, event)
+            except _Timeout:
+                self.stats.timeouts[rule.id] += 1
+                continue
+            if captures is not None:
+                out.append(Match(rule, event, captures))
+        if out:
+            self.stats.matched += 1
+        return out
+
+    def match_all(self, events: Iterable[Event]) -> Iterable[Match]:
+        for event in events:
+            yield from self.match(event)
+
+    def match_rule(self, rule: Rule, event: Event) -> dict[str, str] | None:
+        """Captures if ``rule`` matches ``event``, else None (ignores the prefilter)."""
+        captures: dict[str, str] = {}
+        spec = rule.match
+        for cond in spec.all:
+            got = self._test(cond, event)
+            if got is None:
+                return None
+            captures.update(got)
+        if spec.any:
+            for cond in spec.any:
+                got = self._test(cond, event)
+                if got is not None:
+                    captures.update(got)
+                    break
+            else:
+                return None
+        for cond in spec.none:
+            if self._test(cond, event) is not None:
+                return None
+        return captures
+
+    def _search(self, pattern, text: str):
+        try:
+            return pattern.search(text, timeout=self.timeout_s)
+        except TimeoutError:
+            raise _Timeout from None
+
+    def _test(self, cond: Condition, event: Event) -> dict[str, str] | None:
+        """Captures (possibly empty) if every key of the condition holds, else None."""
+        rec = event.first
+        if cond.log and event.log not in cond.log:
+            return None
+        if cond.severity is not None and not _OPS[cond.severity[0]](event.level, cond.severity[1]):
+            return None
+        if cond.service and not any(fnmatch.fnmatchcase(event.service, g) for g in cond.service):
+            return None
+        if cond.http_status:
+            status = rec.http_status
+            if status is None or not any(lo <= status <= hi for lo, hi in cond.http_status):
+                return None
+        text = event.message
+        if cond.contains or cond.startswith:
+            hay = text.lower() if cond.ignore_case else text
+            if cond.contains and not any((c.lower() if cond.ignore_case else c) in hay for c in cond.contains):
+                return None
+            if cond.startswith and not any(
+                hay.lstrip().startswith(s.lower() if cond.ignore_case else s) for s in cond.startswith
+            ):
+                return None
+        if cond.exception is not None:
+            if not event.exceptions or not any(self._search(cond.exception, t) for t, _ in event.exceptions[-1:]):
+                return None
+        if cond.frame is not None and not any(cond.frame.test(f) for f in event.frames):
+            return None
+        if cond.regex is not None:
+            m = self._search(cond.regex, text)
+            if m is None:
+                return None
+            return {k: v for k, v in m.groupdict().items() if v is not None}
+        return {}

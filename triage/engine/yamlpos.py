@@ -1,0 +1,91 @@
+"""YAML loading that remembers where every key came from and refuses duplicate keys.
+
+PyYAML silently keeps the last of two equal keys, and loses line numbers once it builds dicts; a rule
+author needs both, so mappings become ``PosDict`` (a dict with ``line`` and per-key ``lines``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from triage.errors import RuleError
+
+
+class PosDict(dict):
+    """A dict that knows its own line and the line of each key (1-based)."""
+
+    line: int = 0
+    lines: dict[Any, int]
+
+
+class PosList(list):
+    line: int = 0
+    lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
+    loader.flatten_mapping(node)
+    out = PosDict()
+    out.line = node.start_mark.line + 1
+    out.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise RuleError("mapping keys must be scalars", path=loader.name, line=key_node.start_mark.line + 1)
+        if key in out:
+            raise RuleError(
+                f"duplicate key {key!r} (first at line {out.lines[key]})",
+                path=loader.name,
+                line=key_node.start_mark.line + 1,
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> PosList:
+    out = PosList(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    out.lines = [child.start_mark.line + 1 for child in node.value]
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_yaml(path: Path, display: str | None = None) -> Any:
+    """Parse one YAML document; errors name the file and line."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"cannot read: {exc}", path=name) from None
+    loader = _Loader(text)
+    loader.name = name
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise RuleError(f"invalid YAML: {exc.problem or exc}", path=name, line=line) from None
+    except yaml.YAMLError as exc:
+        raise RuleError(f"invalid YAML: {exc}", path=name) from None
+    finally:
+        loader.dispose()
+
+
+def line_of(container: Any, key: Any, default: int | None = None) -> int | None:
+    """Line of ``key`` inside a PosDict/PosList, falling back to the container's own line."""
+    if isinstance(container, PosDict):
+        return container.lines.get(key, container.line or default)
+    if isinstance(container, PosList) and isinstance(key, int) and 0 <= key < len(container.lines):
+        return container.lines[key]
+    return getattr(container, "line", None) or default

@@ -1,0 +1,109 @@
+"""Run the stages: sources -> records -> (history, events) -> matches.
+
+Streaming: records are merged across sources in time order, passed once to the revision history
+(which aggregates, never stores them) and to traceback reassembly, whose events go straight to the
+matcher. Only matches are kept, so memory grows with findings, not with benign entries.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from triage.analysis.history import History
+from triage.engine.matcher import Match, Matcher, MatchStats
+from triage.events import assemble
+from triage.records import NotAnEntry, Record, from_entry
+from triage.sources import Source
+
+# Lines within one source can arrive slightly out of order (sink exports, concatenated files); a bounded
+# reorder buffer restores time order without holding the whole input.
+REORDER_WINDOW = 4096
+
+
+@dataclass
+class RunStats:
+    entries: int = 0
+    malformed: int = 0
+    events: int = 0
+    error_events: int = 0
+    matched_events: int = 0
+    partial: bool = False
+    notes: list[str] = field(default_factory=list)
+    rule_timeouts: dict[str, int] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Collected:
+    matches: list[Match]
+    history: History
+    stats: RunStats
+    error_events: list = field(default_factory=list)  # unmatched error-like events (for clustering)
+
+
+def _records(source: Source, stats: RunStats) -> Iterator[Record]:
+    heap: list[tuple[str, str, str, int, Record]] = []
+    seq = 0
+    for entry in source.entries():
+        try:
+            rec = from_entry(entry)
+        except NotAnEntry as exc:
+            source.stats.malformed += 1
+            if len(source.stats.notes) < 20:
+                source.stats.notes.append(f"{source.name}: entry {source.stats.entries}: {exc}")
+            continue
+        seq += 1
+        # insertId and text break timestamp ties so equal-time entries sort the same in any input order.
+        heapq.heappush(heap, (rec.timestamp, rec.insert_id, rec.message, seq, rec))
+        if len(heap) > REORDER_WINDOW:
+            yield heapq.heappop(heap)[-1]
+    while heap:
+        yield heapq.heappop(heap)[-1]
+
+
+def merged_records(sources: Sequence[Source], stats: RunStats) -> Iterator[Record]:
+    """All sources' records in timestamp order; ties keep a stable, input-order-free order."""
+    streams = [_records(s, stats) for s in sources]
+    return heapq.merge(*streams, key=lambda r: (r.timestamp, r.insert_id, r.message))
+
+
+def is_error_like(event) -> bool:
+    return event.level >= 500 or event.is_traceback
+
+
+def collect(sources: Sequence[Source], matcher: Matcher, keep_unmatched_errors: int = 50_000) -> Collected:
+    stats = RunStats(sources=[s.name for s in sources])
+    history = History()
+    matches: list[Match] = []
+    unmatched: list = []
+
+    def observed(records: Iterable[Record]) -> Iterator[Record]:
+        for rec in records:
+            history.observe(rec)
+            yield rec
+
+    for event in assemble(observed(merged_records(sources, stats))):
+        stats.events += 1
+        found = matcher.match(event)
+        error_like = is_error_like(event)
+        if error_like:
+            stats.error_events += 1
+        if found:
+            stats.matched_events += 1
+            matches.extend(found)
+            history.observe_matches(found)
+        elif error_like and len(unmatched) < keep_unmatched_errors:
+            unmatched.append(event)
+
+    for s in sources:
+        stats.entries += s.stats.entries
+        stats.malformed += s.stats.malformed
+        stats.partial = stats.partial or s.stats.partial
+        stats.notes.extend(s.stats.notes)
+    stats.rule_timeouts = dict(sorted(matcher.stats.timeouts.items()))
+    return Collected(matches, history, stats, unmatched)
+
+
+__all__ = ["Collected", "MatchStats", "RunStats", "collect", "merged_records"]

@@ -1,0 +1,180 @@
+"""The report model: one plain dict that the JSON output serialises and every template receives.
+
+Documented in docs/report-model.md. Everything here is derived from the analysis; redaction is applied
+once to the finished model (``build`` returns it redacted), so no renderer ever sees a raw secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from triage.analysis.history import History
+from triage.analysis.issues import FIXED, Issue
+from triage.analysis.services import ServiceState
+from triage.engine.catalog import Catalog
+from triage.pipeline import Collected
+from triage.report import sections
+from triage.report.redact import Redactor
+
+SCHEMA = "triage.report/v1"
+EXCERPT_LINES = 12
+EXCERPT_CHARS = 1500
+
+
+def issue_key(issue: Issue) -> str:
+    return f"{issue.service}:{issue.rule.id}"
+
+
+def _values(issue: Issue) -> dict[str, str]:
+    values = {"service": issue.service, "count": str(issue.count)}
+    values.update(issue.captures)
+    return values
+
+
+def excerpt(text: str) -> tuple[str, bool]:
+    """At most EXCERPT_LINES lines / EXCERPT_CHARS characters; True if something was cut."""
+    lines = text.splitlines() or [""]
+    cut = False
+    if len(lines) > EXCERPT_LINES:
+        # Keep the head (what failed) and the tail (the final exception line).
+        lines = lines[:4] + ["..."] + lines[-(EXCERPT_LINES - 5) :]
+        cut = True
+    out = "\n".join(line[:300] + (" ..." if len(line) > 300 else "") for line in lines)
+    if len(out) > EXCERPT_CHARS:
+        out, cut = out[:EXCERPT_CHARS] + " ...", True
+    return out, cut or any(len(line) > 300 for line in lines)
+
+
+def issue_dict(issue: Issue, number: str) -> dict[str, Any]:
+    rule, values = issue.rule, _values(issue)
+    evidence = []
+    for m in issue.evidence:
+        text, cut = excerpt(m.event.message)
+        evidence.append(
+            {
+                "time": m.event.timestamp,
+                "revision": m.event.revision,
+                "instance": m.event.instance,
+                "log": m.event.log,
+                "severity": m.event.severity,
+                "text": text,
+                "truncated": cut,
+            }
+        )
+    return {
+        "id": issue_key(issue),
+        "number": number,
+        "rule": rule.id,
+        "title": rule.title,
+        "service": issue.service,
+        "severity": rule.severity,
+        "category": rule.category,
+        "component": rule.component,
+        "status": issue.status,
+        "fixed_in": issue.fixed_in,
+        "fixed_commit": issue.fixed_commit,
+        "verified": issue.verified,
+        "count": issue.count,
+        "first_seen": issue.first_seen,
+        "last_seen": issue.last_seen,
+        "revisions": issue.revisions,
+        "instances": issue.instances,
+        "captures": dict(sorted(issue.captures.items())),
+        "problem": rule.render(rule.problem, values),
+        "root_cause": rule.render(rule.root_cause, values),
+        "fix": rule.render(rule.fix, values),
+        "verify": [rule.render(v, values) for v in rule.verify],
+        "references": list(rule.references),
+        "evidence": evidence,
+        **issue.extra,
+    }
+
+
+def service_dict(svc: ServiceState, history: History) -> dict[str, Any]:
+    latest = svc.latest
+    return {
+        "name": svc.name,
+        "display_name": svc.display_name,
+        "status": svc.status,
+        "latest_revision": latest.name if latest else None,
+        "revisions": [r.name for r in svc.revisions],
+        "revision_details": [
+            {
+                "name": r.name,
+                "deployed_at": r.deployed_at or None,
+                "commit_sha": r.commit_sha or None,
+                "first_seen": r.first_seen or None,
+                "last_seen": r.last_seen or None,
+                "ready": r.ready,
+                "ready_message": r.ready_message or None,
+                "instance_starts": r.starts,
+                "probe_passed": r.probe_passed,
+                "probe_failed": r.probe_failed,
+                "exits": r.exits,
+                "requests": r.requests,
+                "served": r.served,
+                "errors_5xx": r.errors_5xx,
+                "errors_429": r.errors_429,
+            }
+            for r in svc.revisions
+        ],
+        "entries": svc.entries,
+        "url": history.urls.get(svc.name),
+        "issues": [issue_key(i) for i in svc.issues],
+    }
+
+
+def build(
+    collected: Collected,
+    services: Sequence[ServiceState],
+    catalog: Catalog,
+    *,
+    date: str,
+    environment: str,
+    redactor: Redactor | None = None,
+    prose: bool = True,
+) -> dict[str, Any]:
+    stats = collected.stats
+    history = collected.history
+    issues_out: list[dict[str, Any]] = []
+    numbered: list[tuple[Issue, dict[str, Any]]] = []
+    for s_index, svc in enumerate((s for s in services if s.issues), 1):
+        for i_index, issue in enumerate(svc.issues, 1):
+            d = issue_dict(issue, f"{s_index}.{i_index}")
+            issues_out.append(d)
+            numbered.append((issue, d))
+    model: dict[str, Any] = {
+        "schema": SCHEMA,
+        "date": date,
+        "environment": environment,
+        "partial": stats.partial,
+        "window": {"start": history.first_ts or None, "end": history.last_ts or None},
+        "stats": {
+            "entries": stats.entries,
+            "malformed": stats.malformed,
+            "events": stats.events,
+            "error_events": stats.error_events,
+            "matched_events": stats.matched_events,
+        },
+        "sources": stats.sources,
+        "services": [service_dict(s, history) for s in services],
+        "issues": issues_out,
+        "recommendations": sections.recommendations(numbered),
+        "notes": {
+            "input": stats.notes,
+            "rule_timeouts": stats.rule_timeouts,
+            "rules_replaced": [r.__dict__ for r in catalog.replaced],
+            "rules_disabled": list(catalog.disabled),
+        },
+    }
+    if prose:
+        model["summary"] = sections.summary(services, issues_out)
+        model["configuration"] = sections.configuration(services, issues_out, history)
+        model["architecture"] = sections.architecture(services, issues_out, history)
+        model["testing"] = sections.testing(services, issues_out)
+        model["next_steps"] = sections.next_steps(services, issues_out)
+    return (redactor or Redactor()).model(model)
+
+
+__all__ = ["FIXED", "SCHEMA", "build", "excerpt", "issue_key"]

@@ -1,0 +1,88 @@
+"""Renderers: jinja2 templates for markdown, orjson for JSON. Only this module imports jinja2.
+
+Templates receive the report model (already redacted) as ``report`` and a few filters that keep log
+text from changing the markdown's structure: ``cell`` for table cells, ``code`` for inline code and
+``fence`` for multi-line excerpts (a fence longer than any backtick run inside the text).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import orjson
+import regex as re
+
+from triage.errors import TriageError
+from triage.resources import templates_dir
+
+BUILTIN_TEMPLATES = {"audit": "audit.md.j2"}
+_BACKTICKS = re.compile(r"`+")
+
+
+def cell(value: Any) -> str:
+    """Text safe inside a markdown table cell: no pipes, no newlines, no HTML."""
+    text = str(value if value is not None else "")
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(text.split())
+
+
+def inline(value: Any) -> str:
+    """Inline text (a heading or a list item): one line, HTML and markdown control characters escaped."""
+    text = " ".join(str(value if value is not None else "").split())
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"^([#>*+-]|\d+\.)(\s)", r"\\\1\2", text)
+
+
+def code(value: Any) -> str:
+    """Inline code span that survives backticks inside the value."""
+    text = " ".join(str(value).split())
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def fence(value: Any, lang: str = "text") -> str:
+    """A fenced block that the text cannot close early."""
+    text = str(value).replace("\r", "")
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{lang}\n{text}\n{ticks}"
+
+
+def environment(extra_dir: Path | None = None) -> jinja2.Environment:
+    dirs = [str(extra_dir)] if extra_dir else []
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(dirs + [str(templates_dir())]),
+        autoescape=False,  # markdown, not HTML: escaping is done by the filters above
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(cell=cell, code=code, fence=fence, inline=inline)
+    return env
+
+
+def render_markdown(model: dict[str, Any], template: str = "audit") -> str:
+    """Render a built-in template by name, or a team's template file by path."""
+    path = Path(template)
+    try:
+        if template in BUILTIN_TEMPLATES:
+            tpl = environment().get_template(BUILTIN_TEMPLATES[template])
+        elif path.is_file():
+            tpl = environment(path.parent).get_template(path.name)
+        else:
+            raise TriageError(f"--template: no built-in template or file named {template!r}")
+        text = tpl.render(report=model)
+    except jinja2.TemplateError as exc:
+        where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "lineno", None) else ""
+        raise TriageError(f"template {template}: {where}{exc.message}") from None
+    # Collapse runs of blank lines a conditional block may leave; output stays byte-stable.
+    return re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
+
+
+def render_json(model: dict[str, Any]) -> str:
+    return orjson.dumps(model, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"

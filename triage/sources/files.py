@@ -1,0 +1,161 @@
+"""File sources: gcloud's JSON array, JSON lines, or plain text; gzipped or not; ``-`` for stdin.
+
+The format is sniffed from the first bytes, so users never name it. JSON lines stream (memory does
+not grow with the file); a JSON array is what ``gcloud logging read --format=json`` prints, newest
+first, so it is read whole and returned oldest first. Anything that is not a JSON object is counted as
+malformed with its line number, never fatal.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import regex as re
+
+from triage.errors import InputError
+from triage.records import normalize_timestamp
+from triage.sources import SourceStats
+
+MAX_NOTES = 20  # malformed-line notes kept per source; the count is always exact
+_TEXT_PREFIX = re.compile(
+    r"^(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*"
+    r"(?:\[?(?P<sev>DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|ALERT|EMERGENCY)\]?:?\s+)?"
+    r"(?P<msg>.*)$",
+    re.DOTALL,
+)
+
+
+def _open_binary(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller's finally
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
+
+
+def open_stream(path: str) -> BinaryIO:
+    """A binary stream of the file's content, transparently gunzipped."""
+    raw = _open_binary(path)
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    if buffered.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+    return buffered
+
+
+def text_entry(line: str) -> dict[str, Any]:
+    """Best-effort LogEntry for a plain-text line: a leading timestamp and severity if present."""
+    m = _TEXT_PREFIX.match(line)
+    entry: dict[str, Any] = {"textPayload": line, "logName": "text"}
+    if m and (m["ts"] or m["sev"]):
+        entry["textPayload"] = m["msg"]
+        if m["ts"]:
+            entry["timestamp"] = normalize_timestamp(m["ts"].replace(",", ".").replace(" ", "T", 1))
+        if m["sev"]:
+            entry["severity"] = m["sev"]
+    return entry
+
+
+class FileSource:
+    """One file (or stdin) of LogEntry mappings."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.name = "<stdin>" if path == "-" else path
+        self.stats = SourceStats()
+        if path != "-":
+            p = Path(path)
+            if not p.exists():
+                raise InputError(f"{path}: no such file")
+            if p.is_dir():
+                raise InputError(f"{path}: is a directory")
+
+    def _malformed(self, line_no: int, why: str) -> None:
+        self.stats.malformed += 1
+        if len(self.stats.notes) < MAX_NOTES:
+            self.stats.notes.append(f"{self.name}:{line_no}: {why}")
+
+    def entries(self) -> Iterator[Mapping[str, Any]]:
+        stream = open_stream(self.path)
+        try:
+            yield from self._entries(stream)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            # A truncated gzip or a read error: keep what came, say the file is incomplete.
+            self.stats.partial = True
+            self.stats.notes.append(f"{self.name}: read stopped early: {exc}")
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+
+    def _entries(self, stream: BinaryIO) -> Iterator[Mapping[str, Any]]:
+        head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+        first = head.lstrip()[:1]
+        if not head.strip() and not stream.peek(1):
+            self.stats.entries += 1
+            self._malformed(0, "empty file")
+            return
+        if first == b"[":
+            yield from self._array(stream.read())
+        elif first == b"{":
+            yield from self._json_lines(stream)
+        else:
+            yield from self._text(stream)
+
+    def _array(self, data: bytes) -> Iterator[Mapping[str, Any]]:
+        try:
+            items = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            # A broken array (truncated export): fall back to reading it object by object.
+            self._malformed(1, f"invalid JSON array ({exc}); reading it line by line")
+            self.stats.entries += 1
+            yield from self._json_lines(io.BytesIO(data.lstrip().lstrip(b"[")), lenient=True)
+            return
+        if not isinstance(items, list):
+            self.stats.entries += 1
+            self._malformed(1, "expected a JSON array of LogEntry objects")
+            return
+        # gcloud prints newest first; stable sort keeps equal timestamps in file order.
+        indexed = [(i, x) for i, x in enumerate(items)]
+        indexed.sort(key=lambda ix: normalize_timestamp(ix[1].get("timestamp")) if isinstance(ix[1], dict) else "")
+        for i, item in indexed:
+            self.stats.entries += 1
+            if isinstance(item, dict):
+                yield item
+            else:
+                self._malformed(i + 1, f"array item is a {type(item).__name__}, not an object")
+
+    def _json_lines(self, stream: BinaryIO, lenient: bool = False) -> Iterator[Mapping[str, Any]]:
+        for line_no, raw in enumerate(stream, 1):
+            line = raw.strip()
+            if lenient:
+                line = line.rstrip(b",").rstrip(b"]").strip()
+            if not line:
+                continue
+            self.stats.entries += 1
+            try:
+                item = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                self._malformed(line_no, f"invalid JSON: {str(exc).split(':')[0]}")
+                continue
+            if isinstance(item, dict):
+                yield item
+            else:
+                self._malformed(line_no, f"a JSON {type(item).__name__}, not a LogEntry object")
+
+    def _text(self, stream: BinaryIO) -> Iterator[Mapping[str, Any]]:
+        for raw in stream:
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if not line.strip():
+                continue
+            self.stats.entries += 1
+            yield text_entry(line)
