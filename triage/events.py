@@ -148,7 +148,7 @@ def _seconds(ts: str) -> float:
 class _Open:
     """A traceback being reassembled for one instance."""
 
-    __slots__ = ("records", "last_ts", "ended")
+    __slots__ = ("ended", "last_ts", "records")
 
     def __init__(self, record: Record) -> None:
         self.records = [record]
@@ -199,7 +199,7 @@ def assemble(records: Iterable[Record]) -> Iterator[Event]:
                 tb.records.append(rec)
                 tb.last_ts = ts
                 if not tb.ended:
-                    tb.ended = _ends(rec.message) and not rec.message.strip() in _CHAIN_LINES
+                    tb.ended = _ends(rec.message) and rec.message.strip() not in _CHAIN_LINES
                 elif rec.message.strip() in _CHAIN_LINES:
                     tb.ended = False
                 continue

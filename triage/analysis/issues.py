@@ -67,7 +67,7 @@ def group(matches: Sequence[Match]) -> list[Issue]:
         return []
     df = _frame(matches)
     issues = []
-    for (service, rule_id), g in df.groupby(["service", "rule"], sort=True):
+    for (service, _rule_id), g in df.groupby(["service", "rule"], sort=True):
         g = g.sort_values(["ts", "i"])
         idx = g["i"].tolist()
         ms = [matches[i] for i in idx]

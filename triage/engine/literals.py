@@ -47,10 +47,10 @@ def regex_literal(pattern: str, ignore_case: bool = False) -> str | None:
     """Longest literal every match of ``pattern`` must contain, or None."""
     try:
         parsed = sre_parse.parse(pattern)
-    except Exception:  # noqa: BLE001 - `regex` syntax that `re` cannot parse: no literal, not an error
+    except Exception:
         return None
     if parsed.state.flags & sc.SRE_FLAG_IGNORECASE:
-        ignore_case = True
+        pass
     runs: list[str] = []
     _runs(parsed, runs)
     best = max(runs, key=len, default="")

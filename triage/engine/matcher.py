@@ -161,9 +161,9 @@ class Matcher:
                 hay.lstrip().startswith(s.lower() if cond.ignore_case else s) for s in cond.startswith
             ):
                 return None
-        if cond.exception is not None:
-            if not event.exceptions or not any(self._search(cond.exception, t) for t, _ in event.exceptions[-1:]):
-                return None
+        # The exception type of the final line: the one that surfaced.
+        if cond.exception is not None and (not event.exceptions or not self._search(cond.exception, event.exception)):
+            return None
         if cond.frame is not None and not any(cond.frame.test(f) for f in event.frames):
             return None
         if cond.regex is not None:

@@ -172,7 +172,7 @@ class Condition:
                 raise ctx.error(f"{path}.severity", f"unknown severity {name!r}", d, "severity")
             severity = (op, SEVERITY_LEVELS[name])
         logs = _str_list(ctx, d, "log", f"{path}.log")
-        for i, kind in enumerate(logs):
+        for _i, kind in enumerate(logs):
             if kind not in LOG_KINDS:
                 raise ctx.error(f"{path}.log", f"unknown log kind {kind!r} (one of {', '.join(LOG_KINDS)})", d, "log")
         exception = None

@@ -38,7 +38,7 @@ def excerpt(text: str) -> tuple[str, bool]:
     cut = False
     if len(lines) > EXCERPT_LINES:
         # Keep the head (what failed) and the tail (the final exception line).
-        lines = lines[:4] + ["..."] + lines[-(EXCERPT_LINES - 5) :]
+        lines = [*lines[:4], "...", *lines[-(EXCERPT_LINES - 5):]]
         cut = True
     out = "\n".join(line[:300] + (" ..." if len(line) > 300 else "") for line in lines)
     if len(out) > EXCERPT_CHARS:
