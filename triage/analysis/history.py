@@ -18,7 +18,7 @@ from triage.records import Record
 
 _REV_SEQ = re.compile(r"^(?P<service>.+)-(?P<seq>\d{5})-[a-z0-9]{2,}$")
 _READY = re.compile(
-    r"Ready condition status changed to (?P<state>True|False|Unknown) for Revision (?P<rev>[\w.-]+)"
+    r"Ready condition status changed to (?P<state>True|False|Unknown) for Revision (?P<rev>[\w-]+)"
     r"(?: with message: (?P<msg>.*))?",
     re.DOTALL,
 )
