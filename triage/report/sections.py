@@ -62,7 +62,7 @@ def summary(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -> s
     if failed:
         parts.append(f"Failing to start: {', '.join(failed)}.")
     if critical:
-        parts.append("Open critical issues: " + "; ".join(f"{i['title']} ({i['service']})" for i in critical) + ".")
+        parts.append("Open critical/high-severity issues: " + "; ".join(f"{i['title']} ({i['service']})" for i in critical) + ".")
     running = [s.display_name for s in services if s.status == RUNNING]
     if running:
         parts.append(f"Running without issues: {', '.join(running)}.")
