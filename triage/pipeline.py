@@ -11,6 +11,8 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import regex as re
+
 from triage.analysis.history import History
 from triage.engine.matcher import Match, Matcher, MatchStats
 from triage.events import assemble
@@ -29,6 +31,7 @@ class RunStats:
     events: int = 0
     error_events: int = 0
     matched_events: int = 0
+    unmatched_error_events: int = 0  # error-like events no rule explains (all of them, not just those kept)
     partial: bool = False
     notes: list[str] = field(default_factory=list)
     rule_timeouts: dict[str, int] = field(default_factory=dict)
@@ -69,8 +72,20 @@ def merged_records(sources: Sequence[Source], stats: RunStats) -> Iterator[Recor
     return heapq.merge(*streams, key=lambda r: (r.timestamp, r.insert_id, r.message))
 
 
+# Plain stdout/stderr lines carry no severity (DEFAULT); their own words say whether they report a failure
+# ("[ERROR] Worker (pid:7) exited", "Exception in worker process"). A line that names a lower level is not one.
+_FAILURE_WORDS = re.compile(r"(?i)\b(?:error|exception|fatal|critical|panic|failed|failure)\b")
+_LOW_LEVEL = re.compile(r"^\W{0,3}(?:\S+\s+){0,4}?[\[(]?(?:(?:INFO|DEBUG|TRACE|NOTICE|WARN|WARNING)\b|(?:info|debug|warning)[\]:])")
+
+
 def is_error_like(event) -> bool:
-    return event.level >= 500 or event.is_traceback
+    """Severity ERROR or above, a traceback, or an unlevelled line with failure words."""
+    if event.level >= 500 or event.is_traceback:
+        return True
+    if event.level or event.log not in ("stdout", "stderr"):
+        return False
+    head = event.message[:300]
+    return _FAILURE_WORDS.search(head) is not None and _LOW_LEVEL.match(head) is None
 
 
 def collect(sources: Sequence[Source], matcher: Matcher, keep_unmatched_errors: int = 50_000) -> Collected:
@@ -94,8 +109,10 @@ def collect(sources: Sequence[Source], matcher: Matcher, keep_unmatched_errors: 
             stats.matched_events += 1
             matches.extend(found)
             history.observe_matches(found)
-        elif error_like and len(unmatched) < keep_unmatched_errors:
-            unmatched.append(event)
+        elif error_like:
+            stats.unmatched_error_events += 1
+            if len(unmatched) < keep_unmatched_errors:
+                unmatched.append(event)
 
     for s in sources:
         stats.entries += s.stats.entries

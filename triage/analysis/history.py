@@ -97,6 +97,9 @@ class History:
         self.service_entries: Counter[str] = Counter()
         self.deploys: list[Deploy] = []
         self.urls: dict[str, str] = {}  # service -> https://host seen in its request logs
+        # instance -> first time it passed its startup probe or answered a request: before it, the
+        # instance was starting (analysis.phase tells startup failures from request-time ones).
+        self.instance_ready: dict[str, str] = {}
         self.first_ts = ""
         self.last_ts = ""
 
@@ -143,12 +146,16 @@ class History:
                 state.errors_5xx += 1
             else:
                 state.served += 1
+                if rec.instance and rec.instance not in self.instance_ready:
+                    self.instance_ready[rec.instance] = ts
         elif rec.log == "system":
             msg = rec.message
             if msg.startswith("Starting new instance"):
                 state.starts += 1
             elif "probe succeeded" in msg:
                 state.probe_passed += 1
+                if rec.instance and rec.instance not in self.instance_ready:
+                    self.instance_ready[rec.instance] = ts
             elif "probe failed" in msg:
                 state.probe_failed += 1
             else:
