@@ -75,7 +75,9 @@ def merged_records(sources: Sequence[Source], stats: RunStats) -> Iterator[Recor
 # Plain stdout/stderr lines carry no severity (DEFAULT); their own words say whether they report a failure
 # ("[ERROR] Worker (pid:7) exited", "Exception in worker process"). A line that names a lower level is not one.
 _FAILURE_WORDS = re.compile(r"(?i)\b(?:error|exception|fatal|critical|panic|failed|failure)\b")
-_LOW_LEVEL = re.compile(r"^\W{0,3}(?:\S+\s+){0,4}?[\[(]?(?:(?:INFO|DEBUG|TRACE|NOTICE|WARN|WARNING)\b|(?:info|debug|warning)[\]:])")
+_LOW_LEVEL = re.compile(
+    r"^\W{0,3}(?:\S+\s+){0,4}?[\[(]?(?:(?:INFO|DEBUG|TRACE|NOTICE|WARN|WARNING)\b|(?:info|debug|warning)[\]:])"
+)
 
 
 def is_error_like(event) -> bool:

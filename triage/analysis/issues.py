@@ -13,12 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from triage.analysis.history import History, RevisionState, service_of_revision
 from triage.engine.matcher import Match
 from triage.engine.rules import SEVERITIES, Rule
+
+if TYPE_CHECKING:
+    from triage.analysis.annotations import Annotation
+    from triage.analysis.chains import Symptom
+    from triage.analysis.history import Deploy
+    from triage.analysis.impact import Impact
 
 FIXED, PENDING, REGRESSED = "FIXED", "PENDING", "REGRESSED"
 EVIDENCE_PER_ISSUE = 3
@@ -40,6 +47,17 @@ class Issue:
     fixed_commit: str | None = None
     verified: bool = False
     extra: dict = field(default_factory=dict)
+    # Filled by triage.analysis.findings: the postmortem view of the issue.
+    symptoms: list[Symptom] = field(default_factory=list)
+    phase: str = ""
+    impact: Impact | None = None
+    trigger: Deploy | None = None  # the deploy that brought the first revision with the issue
+    annotation: Annotation | None = None
+    log_status: str = ""  # the status the logs gave, before annotations
+
+    @property
+    def log_status_or_status(self) -> str:
+        return self.log_status or self.status
 
     @property
     def severity_rank(self) -> int:

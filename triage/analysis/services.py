@@ -23,11 +23,11 @@ class ServiceState:
 
     @property
     def open_issues(self) -> list[Issue]:
-        return [i for i in self.issues if i.status in OPEN_STATUSES]
+        return [i for i in self.issues if i.log_status_or_status in OPEN_STATUSES]
 
     @property
     def fixed_issues(self) -> list[Issue]:
-        return [i for i in self.issues if i.status == FIXED]
+        return [i for i in self.issues if i.log_status_or_status == FIXED]
 
 
 def service_status(latest: RevisionState | None, open_issues: list[Issue]) -> str:
@@ -62,7 +62,7 @@ def build_services(
         revisions = history.service_revisions(name)
         latest = revisions[-1] if revisions else None
         mine = [i for i in issues if i.service == name]
-        status = service_status(latest, [i for i in mine if i.status in OPEN_STATUSES])
+        status = service_status(latest, [i for i in mine if i.log_status_or_status in OPEN_STATUSES])
         display = (names or {}).get(name) or display_name(name, all_names, environment)
         out.append(ServiceState(name, display, status, latest, revisions, mine, history.service_entries[name]))
     # Services with issues first (the report leads with them), healthy ones after; names break ties.

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from triage.analysis.issues import Issue, analyse
+import orjson
+
+from triage.analysis.findings import Findings, find
+from triage.analysis.issues import Issue
 from triage.analysis.services import ServiceState, build_services
+from triage.config import ProjectConfig, find_config, load_annotations_file
 from triage.engine import Catalog, Matcher, load_catalog
 from triage.errors import TriageError
 from triage.pipeline import Collected, collect
@@ -28,6 +32,10 @@ class RunOptions:
     date: str | None = None
     redact_patterns: tuple[str, ...] = ()
     service_names: dict[str, str] = field(default_factory=dict)
+    config: Path | None = None  # triage.yaml; None: ./triage.yaml when present
+    annotations: Path | None = None  # overrides the config's annotations
+    previous: Path | None = None  # an earlier report's JSON, for "since the last audit"
+    use_config: bool = True  # False: ignore ./triage.yaml (tests, --no-config)
 
 
 @dataclass
@@ -36,6 +44,42 @@ class Analysis:
     collected: Collected
     issues: list[Issue]
     services: list[ServiceState]
+    findings: Findings | None = None
+    project: ProjectConfig = field(default_factory=ProjectConfig)
+    options: RunOptions | None = None  # the options after merging the project config
+
+
+def merge_config(opts: RunOptions, project: ProjectConfig) -> RunOptions:
+    """Command-line options win; lists from the config are added (config first, then the command line)."""
+    return replace(
+        opts,
+        rules=tuple(project.rules) + tuple(opts.rules),
+        disable=tuple(dict.fromkeys((*project.disable, *opts.disable))),
+        environment=opts.environment or project.environment,
+        redact_patterns=tuple(dict.fromkeys((*project.redact, *opts.redact_patterns))),
+        service_names={**project.display_names, **opts.service_names},
+    )
+
+
+def load_project(opts: RunOptions) -> ProjectConfig:
+    project = (find_config(opts.config) if opts.use_config or opts.config else None) or ProjectConfig()
+    if opts.annotations is not None:
+        if not opts.annotations.is_file():
+            raise TriageError(f"--annotations: no such file: {opts.annotations}")
+        project = replace(project, annotations=load_annotations_file(opts.annotations))
+    return project
+
+
+def load_previous(path: Path) -> Mapping[str, Any]:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise TriageError(f"--previous: cannot read {path}: {exc.strerror or exc}") from None
+    except orjson.JSONDecodeError as exc:
+        raise TriageError(f"--previous: {path} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise TriageError(f"--previous: {path} is not a triage report JSON object")
+    return data
 
 
 def file_sources(paths: Sequence[str]) -> list[Source]:
@@ -45,12 +89,14 @@ def file_sources(paths: Sequence[str]) -> list[Source]:
 
 
 def run_analysis(opts: RunOptions, sources: Sequence[Source] | None = None) -> Analysis:
+    project = load_project(opts)
+    opts = merge_config(opts, project)
     catalog = load_catalog(opts.rules, disable=opts.disable)
     srcs = list(sources) if sources is not None else file_sources(opts.sources)
     collected = collect(srcs, Matcher(catalog))
-    issues = analyse(collected.matches, collected.history)
-    services = build_services(collected.history, issues, opts.environment, opts.service_names)
-    return Analysis(catalog, collected, issues, services)
+    findings = find(collected, catalog.rules, project.annotations)
+    services = build_services(collected.history, findings.issues, opts.environment, opts.service_names)
+    return Analysis(catalog, collected, findings.issues, services, findings, project, opts)
 
 
 def report_date(opts: RunOptions, analysis: Analysis) -> str:
@@ -65,6 +111,7 @@ def report_date(opts: RunOptions, analysis: Analysis) -> str:
 
 
 def build_model(opts: RunOptions, analysis: Analysis, prose: bool = True) -> dict[str, Any]:
+    opts = analysis.options or opts
     return report_model.build(
         analysis.collected,
         analysis.services,
@@ -73,4 +120,7 @@ def build_model(opts: RunOptions, analysis: Analysis, prose: bool = True) -> dic
         environment=opts.environment,
         redactor=Redactor(opts.redact_patterns),
         prose=prose,
+        findings=analysis.findings,
+        project=analysis.project,
+        previous=load_previous(opts.previous) if opts.previous else None,
     )

@@ -6,12 +6,16 @@ once to the finished model (``build`` returns it redacted), so no renderer ever 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from triage.analysis import diff
+from triage.analysis.findings import Findings
 from triage.analysis.history import History
+from triage.analysis.impact import service_impact
 from triage.analysis.issues import FIXED, Issue
 from triage.analysis.services import ServiceState
+from triage.config import ProjectConfig
 from triage.engine.catalog import Catalog
 from triage.pipeline import Collected
 from triage.report import sections
@@ -20,6 +24,8 @@ from triage.report.redact import Redactor
 SCHEMA = "triage.report/v1"
 EXCERPT_LINES = 12
 EXCERPT_CHARS = 1500
+UNCLASSIFIED_SHOWN = 25
+EXAMPLE_CHARS = 500
 
 
 def issue_key(issue: Issue) -> str:
@@ -88,7 +94,50 @@ def issue_dict(issue: Issue, number: str) -> dict[str, Any]:
         "references": list(rule.references),
         "evidence": evidence,
         **issue.extra,
+        **postmortem_fields(issue),
     }
+
+
+def postmortem_fields(issue: Issue) -> dict[str, Any]:
+    """Chain, phase, impact, trigger and annotation fields of an issue (see docs/report-model.md)."""
+    note = issue.annotation
+    trigger = issue.trigger
+    return {
+        "symptoms": [
+            {"rule": s.rule.id, "title": s.rule.title, "count": s.count, "first_seen": s.first_seen}
+            for s in issue.symptoms
+        ],
+        "phase": issue.phase or None,
+        "impact": issue.impact.as_dict() if issue.impact else None,
+        "log_status": issue.log_status or issue.status,
+        "trigger": (
+            {"time": trigger.time, "revision": trigger.revision or None, "commit": trigger.commit_sha or None}
+            if trigger
+            else None
+        ),
+        "owner": (note.owner or None) if note else None,
+        "link": (note.link or None) if note else None,
+        "note": (note.note or None) if note else None,
+        "commit": (note.commit or None) if note else None,
+        "change": None,
+    }
+
+
+def unclassified(findings: Findings) -> list[dict[str, Any]]:
+    out = []
+    for c in findings.clusters[:UNCLASSIFIED_SHOWN]:
+        example = c.examples[0] if c.examples else ""
+        out.append(
+            {
+                "template": c.template,
+                "count": c.count,
+                "service": c.service,
+                "first_seen": c.first_seen or None,
+                "last_seen": c.last_seen or None,
+                "example": example[:EXAMPLE_CHARS],
+            }
+        )
+    return out
 
 
 def service_dict(svc: ServiceState, history: History) -> dict[str, Any]:
@@ -120,6 +169,7 @@ def service_dict(svc: ServiceState, history: History) -> dict[str, Any]:
             for r in svc.revisions
         ],
         "entries": svc.entries,
+        "impact": service_impact(svc.revisions).as_dict(),
         "url": history.urls.get(svc.name),
         "issues": [issue_key(i) for i in svc.issues],
     }
@@ -134,8 +184,12 @@ def build(
     environment: str,
     redactor: Redactor | None = None,
     prose: bool = True,
+    findings: Findings | None = None,
+    project: ProjectConfig | None = None,
+    previous: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     stats = collected.stats
+    project = project or ProjectConfig()
     history = collected.history
     issues_out: list[dict[str, Any]] = []
     numbered: list[tuple[Issue, dict[str, Any]]] = []
@@ -146,6 +200,7 @@ def build(
             numbered.append((issue, d))
     model: dict[str, Any] = {
         "schema": SCHEMA,
+        "project": project.project or None,
         "date": date,
         "environment": environment,
         "partial": stats.partial,
@@ -156,11 +211,18 @@ def build(
             "events": stats.events,
             "error_events": stats.error_events,
             "matched_events": stats.matched_events,
+            "unmatched_error_events": stats.unmatched_error_events,
+            "coverage": findings.coverage if findings else None,
         },
         "sources": stats.sources,
         "services": [service_dict(s, history) for s in services],
         "issues": issues_out,
         "recommendations": sections.recommendations(numbered),
+        "timeline": [t.as_dict() for t in findings.timeline] if findings else [],
+        "unclassified": unclassified(findings) if findings else [],
+        "unclassified_templates": len(findings.clusters) if findings else 0,
+        "previous": None,
+        "resolved_since_previous": [],
         "notes": {
             "input": stats.notes,
             "rule_timeouts": stats.rule_timeouts,
@@ -168,10 +230,16 @@ def build(
             "rules_disabled": list(catalog.disabled),
         },
     }
+    if previous is not None:
+        since = diff.compare(model, previous)
+        for d in issues_out:
+            d["change"] = since["change"].get(d["id"])
+        model["previous"] = since["summary"]
+        model["resolved_since_previous"] = since["resolved"]
     if prose:
         model["summary"] = sections.summary(services, issues_out)
-        model["configuration"] = sections.configuration(services, issues_out, history)
-        model["architecture"] = sections.architecture(services, issues_out, history)
+        model["configuration"] = sections.configuration(services, issues_out, history, project)
+        model["architecture"] = sections.architecture(services, issues_out, history, project.dependencies)
         model["testing"] = sections.testing(services, issues_out)
         model["next_steps"] = sections.next_steps(services, issues_out)
     return (redactor or Redactor()).model(model)

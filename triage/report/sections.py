@@ -6,7 +6,7 @@ and in the templates, never in the analysis.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import regex as re
@@ -14,8 +14,10 @@ import regex as re
 from triage.analysis.history import History
 from triage.analysis.issues import Issue
 from triage.analysis.services import DEPLOYING, FAILED, RUNNING, ServiceState
+from triage.config import ProjectConfig
 
-OPEN = ("PENDING", "REGRESSED")
+# Still to act on. MUTED and WONTFIX issues are a decision already taken; FIXED ones are done.
+OPEN = ("PENDING", "REGRESSED", "ACKNOWLEDGED")
 # Dependency hints from env var / secret names and from rule components.
 _DEPENDENCY_HINTS = (
     (re.compile(r"(?i)postgres|pghost|database_url|\bdb[_-]|cloudsql|sql"), "PostgreSQL"),
@@ -69,8 +71,14 @@ def summary(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -> s
     return " ".join(parts)
 
 
-def configuration(services: Sequence[ServiceState], issues: list[dict[str, Any]], history: History) -> dict[str, Any]:
-    """Config problems found, and the secrets the deploys reference (with what the logs say about them)."""
+def configuration(
+    services: Sequence[ServiceState],
+    issues: list[dict[str, Any]],
+    history: History,
+    project: ProjectConfig | None = None,
+) -> dict[str, Any]:
+    """Config problems found, and the secrets the deploys reference or the project config requires (with
+    what the logs say about them: referenced by a deploy in the window or not, access errors seen or not)."""
     names = {s.name: s.display_name for s in services}
     problems = [
         f"{i['title']} for {names.get(i['service'], i['service'])} ({i['status']})"
@@ -86,18 +94,35 @@ def configuration(services: Sequence[ServiceState], issues: list[dict[str, Any]]
             if deploy.service not in entry["services"]:
                 entry["services"].append(deploy.service)
     for secret in secrets.values():
+        secret["referenced"] = True
+        secret["required"] = False
+    required: dict[str, list[str]] = {}
+    if project is not None:
+        for name in project.required_secrets:
+            required.setdefault(name, [])
+        for svc, names in sorted(project.service_secrets.items()):
+            for name in names:
+                required.setdefault(name, []).append(svc)
+    for name, svcs in required.items():
+        entry = secrets.setdefault(
+            name, {"name": name, "env": [], "services": list(svcs), "problems": [], "referenced": False}
+        )
+        entry["required"] = True
+    for secret in secrets.values():
         for i in issues:
             if i["service"] not in secret["services"] or i["status"] not in OPEN:
                 continue
             text = " ".join([i["problem"], *i["captures"].values()])
             if secret["name"] in text or any(env and env in text for env in secret["env"]):
                 secret["problems"].append(f"{i['title']} ({i['status']})")
-        secret["ok"] = not secret["problems"]
+        secret["ok"] = not secret["problems"] and secret["referenced"]
     return {"problems": problems, "secrets": [secrets[k] for k in sorted(secrets)]}
 
 
-def _dependencies(svc: ServiceState, issues: list[dict[str, Any]], history: History) -> list[str]:
-    found: list[str] = []
+def _dependencies(
+    svc: ServiceState, issues: list[dict[str, Any]], history: History, known: Sequence[str] = ()
+) -> list[str]:
+    found: list[str] = list(known)
     for i in issues:
         comp = _COMPONENTS.get(i["component"])
         if i["service"] == svc.name and comp and comp not in found:
@@ -112,10 +137,15 @@ def _dependencies(svc: ServiceState, issues: list[dict[str, Any]], history: Hist
     return found
 
 
-def architecture(services: Sequence[ServiceState], issues: list[dict[str, Any]], history: History) -> dict[str, Any]:
+def architecture(
+    services: Sequence[ServiceState],
+    issues: list[dict[str, Any]],
+    history: History,
+    known: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
     deps = []
     for svc in services:
-        found = _dependencies(svc, issues, history)
+        found = _dependencies(svc, issues, history, (known or {}).get(svc.name, ()))
         if found:
             deps.append({"service": svc.name, "display_name": svc.display_name, "depends_on": found})
     startup = []

@@ -1,0 +1,72 @@
+"""Everything the analysis says about one run, from ``Collected``: issues led by their root causes (with
+symptoms, phase, impact, trigger and annotations), the timeline, and the unclassified error clusters.
+
+Pure: no I/O, no templates. The report model turns ``Findings`` into plain data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from triage.analysis import annotations as notes
+from triage.analysis import timeline as tl
+from triage.analysis.chains import Chains, link, service_of
+from triage.analysis.clusters import Cluster, coverage, mine
+from triage.analysis.history import Deploy, History
+from triage.analysis.impact import issue_impact
+from triage.analysis.issues import Issue, analyse
+from triage.analysis.phase import issue_phase
+from triage.engine.matcher import Match
+from triage.engine.rules import Rule
+from triage.pipeline import Collected
+
+
+@dataclass
+class Findings:
+    issues: list[Issue]
+    chains: Chains
+    timeline: list[tl.TimelineItem]
+    clusters: list[Cluster]
+    coverage: float
+    matches: dict[tuple[str, str], list[Match]]  # (service, rule) -> the issue's own matches, time order
+
+
+def trigger_of(issue: Issue, matches: Sequence[Match], history: History) -> Deploy | None:
+    """The deploy of the first revision the issue occurred in, else the service's last deploy before it."""
+    first_rev = next((m.event.revision for m in matches if m.event.revision), "")
+    deploys = sorted((d for d in history.deploys if d.service == issue.service), key=lambda d: d.time)
+    exact = [d for d in deploys if first_rev and d.revision == first_rev]
+    if exact:
+        return exact[0]
+    before = [d for d in deploys if d.time <= issue.first_seen]
+    return before[-1] if before else None
+
+
+def find(
+    collected: Collected, rules: Iterable[Rule], annotations: Sequence[notes.Annotation] = ()
+) -> Findings:
+    history = collected.history
+    chains = link(collected.matches, rules)
+    issues = analyse(chains.lead, history)
+    own: dict[tuple[str, str], list[Match]] = defaultdict(list)
+    for m in sorted(chains.lead, key=lambda m: m.event.timestamp):
+        own[(service_of(m), m.rule.id)].append(m)
+    for issue in issues:
+        key = (issue.service, issue.rule.id)
+        mine_ = own.get(key, [])
+        issue.symptoms = chains.symptom_summary(*key)
+        issue.phase = issue_phase(mine_, history)
+        issue.impact = issue_impact([*mine_, *chains.symptoms.get(key, [])], history.service_revisions(issue.service))
+        issue.trigger = trigger_of(issue, mine_, history)
+    notes.apply(issues, annotations)
+    stats = collected.stats
+    return Findings(
+        issues=issues,
+        chains=chains,
+        timeline=tl.build(history, issues, own),
+        clusters=mine(collected.error_events),
+        coverage=coverage(stats.error_events, stats.unmatched_error_events),
+        matches=dict(own),
+    )

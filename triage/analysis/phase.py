@@ -1,0 +1,35 @@
+"""Startup or request time: did an issue happen while instances were starting, or while serving?
+
+An instance is starting until it first passes its startup probe or answers a request
+(``History.instance_ready``). A match on a request log line is serving by definition; a match with no
+instance (a revision's Ready condition) is startup unless its revision ever got healthy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from triage.analysis.history import History, service_of_revision
+from triage.engine.matcher import Match
+
+STARTUP, SERVING = "startup", "serving"
+
+
+def match_phase(m: Match, history: History) -> str:
+    ev = m.event
+    if ev.http_status is not None:
+        return SERVING
+    if ev.instance:
+        ready = history.instance_ready.get(ev.instance)
+        return STARTUP if ready is None or ev.timestamp < ready else SERVING
+    if ev.revision:
+        state = history.revisions.get((ev.service or service_of_revision(ev.revision), ev.revision))
+        if state is not None and state.healthy and (not state.ready_time or ev.timestamp >= state.ready_time):
+            return SERVING
+    return STARTUP
+
+
+def issue_phase(matches: Sequence[Match], history: History) -> str:
+    """The phase most of the issue's own (root) matches happened in; a tie counts as startup."""
+    startup = sum(1 for m in matches if match_phase(m, history) == STARTUP)
+    return STARTUP if startup * 2 >= len(matches) else SERVING
