@@ -54,15 +54,30 @@ Rules = Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule fo
 Disable = Annotated[list[str] | None, typer.Option("--disable", help="Turn a rule off by id (repeatable).")]
 Env = Annotated[str, typer.Option("--env", help="Environment name shown in the report (e.g. staging).")]
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
+Previous = Annotated[
+    Path | None, typer.Option("--previous", help="An earlier report's JSON: mark issues new, persisting, regressed.")
+]
+Config = Annotated[Path | None, typer.Option("--config", help="Project config (default: ./triage.yaml if present).")]
+Notes = Annotated[
+    Path | None, typer.Option("--annotations", help="Annotations file: status, commit, owner, link, note per issue.")
+]
 
 
-def _options(sources: list[str] | None, rules: list[Path] | None, disable: list[str] | None, env: str, date: str | None = None) -> RunOptions:
+def _options(
+    sources: list[str] | None,
+    rules: list[Path] | None,
+    disable: list[str] | None,
+    env: str,
+    date: str | None = None,
+    **extra: Path | None,
+) -> RunOptions:
     return RunOptions(
         sources=tuple(sources or ()),
         rules=tuple(rules or ()),
         disable=tuple(disable or ()),
         environment=env,
         date=date,
+        **extra,
     )
 
 
@@ -76,11 +91,14 @@ def report(
     template: Annotated[str, typer.Option("--template", help="Built-in template name or a jinja2 file.")] = "audit",
     rules: Rules = None,
     disable: Disable = None,
+    previous: Previous = None,
+    config: Config = None,
+    annotations: Notes = None,
 ) -> None:
     """Render the dated audit report from log exports."""
     from triage.commands.report import report as cmd
 
-    opts = _options(sources, rules, disable, env, date)
+    opts = _options(sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations)
     run(lambda: cmd(opts, fmt=fmt.value, template=template, out=out))
 
 
@@ -92,11 +110,14 @@ def analyze(
     fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
     rules: Rules = None,
     disable: Disable = None,
+    previous: Previous = None,
+    config: Config = None,
+    annotations: Notes = None,
 ) -> None:
     """List the issues only (for scripts)."""
     from triage.commands.report import analyze as cmd
 
-    opts = _options(sources, rules, disable, env)
+    opts = _options(sources, rules, disable, env, previous=previous, config=config, annotations=annotations)
     run(lambda: cmd(opts, fmt=fmt.value, out=out))
 
 

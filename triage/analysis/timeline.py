@@ -56,7 +56,7 @@ def build(
     items: list[TimelineItem] = []
     for d in history.deploys:
         commit = f" (commit {short_sha(d.commit_sha)})" if d.commit_sha else ""
-        target = f" -> {d.revision}" if d.revision else ""
+        target = f": revision {d.revision}" if d.revision else ""
         items.append(TimelineItem(d.time, "deploy", d.service, d.revision, f"Deploy of {d.service}{target}{commit}"))
     for (service, name), rev in sorted(history.revisions.items()):
         if not rev.ready_time or rev.ready is None:
@@ -71,21 +71,21 @@ def build(
         first_rev = next((m.event.revision for m in own if m.event.timestamp == issue.first_seen), "")
         last_rev = next((m.event.revision for m in reversed(own) if m.event.timestamp == issue.last_seen), "")
         items.append(TimelineItem(issue.first_seen, "first_seen", issue.service, first_rev,
-                                  f"First occurrence: {issue.rule.title}"))  # fmt: skip
+                                  f"First occurrence: {issue.rule.title} ({issue.service})"))  # fmt: skip
         if issue.count > 1 and issue.last_seen != issue.first_seen:
             items.append(TimelineItem(issue.last_seen, "last_seen", issue.service, last_rev,
-                                      f"Last occurrence ({issue.count}x): {issue.rule.title}"))  # fmt: skip
+                                      f"Last occurrence ({issue.count}x): {issue.rule.title} ({issue.service})"))  # fmt: skip
         if issue.log_status_or_status == FIXED and issue.fixed_in:
             rev = history.revisions.get((issue.service, issue.fixed_in))
             when = (rev.deployed_at or rev.first_seen) if rev else ""
             commit = f" (commit {short_sha(issue.fixed_commit)})" if issue.fixed_commit else ""
             verified = "" if issue.verified else ", not yet verified"
-            text = f"Fixed in {issue.fixed_in}{commit}{verified}: {issue.rule.title}"
+            text = f"Fixed in {issue.fixed_in}{commit}{verified}: {issue.rule.title} ({issue.service})"
             if when:
                 items.append(TimelineItem(when, "fixed", issue.service, issue.fixed_in, text))
         if issue.log_status_or_status == REGRESSED:
             back = regressed_at(issue, own, history)
             if back:
                 items.append(TimelineItem(back[0], "regressed", issue.service, back[1],
-                                          f"Regressed in {back[1]}: {issue.rule.title}"))  # fmt: skip
+                                          f"Regressed in {back[1]}: {issue.rule.title} ({issue.service})"))  # fmt: skip
     return sorted(items, key=lambda t: (t.time, KINDS.index(t.kind), t.service, t.text))

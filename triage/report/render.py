@@ -17,7 +17,7 @@ import regex as re
 from triage.errors import TriageError
 from triage.resources import templates_dir
 
-BUILTIN_TEMPLATES = {"audit": "audit.md.j2"}
+BUILTIN_TEMPLATES = {"audit": "audit.md.j2", "postmortem": "postmortem.md.j2"}
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -52,6 +52,39 @@ def fence(value: Any, lang: str = "text") -> str:
     return f"{ticks}{lang}\n{text}\n{ticks}"
 
 
+def duration(seconds: Any) -> str:
+    """2h 5m / 3m 20s / 45s."""
+    s = int(seconds or 0)
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    if h:
+        return f"{h}h {m}m" if m else f"{h}h"
+    if m:
+        return f"{m}m {sec}s" if sec else f"{m}m"
+    return f"{sec}s"
+
+
+def thousands(value: Any) -> str:
+    return f"{int(value or 0):,}"
+
+
+def percent(value: Any) -> str:
+    """0.8712 -> 87%; never rounds a partial share up to 100% or down to 0%."""
+    v = float(value or 0)
+    p = round(v * 100)
+    if p == 100 and v < 1:
+        p = 99
+    if p == 0 and v > 0:
+        p = 1
+    return f"{p}%"
+
+
+def utc(value: Any) -> str:
+    """2025-09-05T10:02:17.904551Z -> 2025-09-05 10:02:17."""
+    text = str(value or "")
+    return text[:19].replace("T", " ") if len(text) >= 19 else text
+
+
 def environment(extra_dir: Path | None = None) -> jinja2.Environment:
     dirs = [str(extra_dir)] if extra_dir else []
     env = jinja2.Environment(
@@ -62,7 +95,9 @@ def environment(extra_dir: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(cell=cell, code=code, fence=fence, inline=inline)
+    env.filters.update(
+        cell=cell, code=code, fence=fence, inline=inline, duration=duration, thousands=thousands, percent=percent, utc=utc
+    )
     return env
 
 
