@@ -121,6 +121,23 @@ def analyze(
     run(lambda: cmd(opts, fmt=fmt.value, out=out))
 
 
+@app.command("suggest-rules")
+def suggest_rules(
+    sources: Sources = None,
+    out: Out = None,
+    top: Annotated[int, typer.Option("--top", help="At most this many draft rules.")] = 5,
+    min_count: Annotated[int, typer.Option("--min-count", help="Skip clusters with fewer events.")] = 2,
+    rules: Rules = None,
+    disable: Disable = None,
+    config: Config = None,
+) -> None:
+    """Draft YAML rules, with examples, for the largest clusters of unclassified errors."""
+    from triage.commands.suggest import suggest as cmd
+
+    opts = _options(sources, rules, disable, "", config=config)
+    run(lambda: cmd(opts, top=top, min_count=min_count, out=out))
+
+
 def main() -> None:
     app()
 
