@@ -55,6 +55,7 @@ def request(t: float, service: str, revision: str, instance: str, status: int, p
 def deploy(t: float, service: str, revision: str, commit: str = "", secrets: tuple[tuple[str, str], ...] = ()):
     env = [{"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": "latest"}}} for var, secret in secrets]
     labels = {"commit-sha": commit} if commit else {}
+    template = {"metadata": {"name": revision}, "spec": {"containers": [{"env": env}]}}
     return {
         "insertId": _iid(),
         "timestamp": ts(t),
@@ -65,8 +66,7 @@ def deploy(t: float, service: str, revision: str, commit: str = "", secrets: tup
         "protoPayload": {
             "methodName": "google.cloud.run.v1.Services.ReplaceService",
             "resourceName": f"namespaces/{PROJECT}/services/{service}",
-            "request": {"service": {"spec": {"template": {"metadata": {"name": revision},
-                                                          "spec": {"containers": [{"env": env}]}}}}},  # fmt: skip
+            "request": {"service": {"spec": {"template": template}}},
         },
     }
 

@@ -9,8 +9,8 @@ import orjson
 import pytest
 import regex as re
 import yaml
-from scenario_logs import crash_loop_db, healthy_unknown_error
 
+from tests.scenario_logs import crash_loop_db, healthy_unknown_error
 from triage.analysis.clusters import mask, mine, template_regex
 from triage.commands.common import RunOptions, build_model, run_analysis
 from triage.commands.suggest import suggest, suggestions

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from scenario_logs import crash_loop_db, healthy_unknown_error, regression
 
+from tests.scenario_logs import crash_loop_db, healthy_unknown_error, regression
 from triage.analysis.annotations import parse_annotations
 from triage.commands.common import RunOptions, build_model, run_analysis
 from triage.errors import ConfigError, TriageError
@@ -78,7 +78,7 @@ def test_symptoms_of_other_revisions_are_not_linked():
 
 
 def test_fix_then_regression_two_revisions_later():
-    fixed_model, fixed_md = run(regression(until_revision=3))
+    fixed_model, _ = run(regression(until_revision=3))
     fixed = by_rule(fixed_model)["redis-connection-failed"]
     assert fixed["status"] == "FIXED"
     assert fixed["fixed_in"] == "billing-api-00002-r2x"
@@ -130,7 +130,7 @@ def test_coverage_counts_explained_error_events():
 
 
 def test_serving_phase_for_errors_after_the_instance_became_ready():
-    from scenario_logs import REDIS_TRACE, healthy, text
+    from tests.scenario_logs import REDIS_TRACE, healthy, text
 
     svc, rev = "api", "api-00002-abc"
     entries = healthy(0, svc, rev, "i1", requests=3)
@@ -147,7 +147,7 @@ def test_previous_report_marks_changes_and_resolved(tmp_path: Path):
     prev.write_bytes(orjson.dumps(previous))
     current_entries = regression(until_revision=4) + healthy_unknown_error(n=3)
     # a new issue in another service
-    from scenario_logs import PG_TRACE, crash
+    from tests.scenario_logs import PG_TRACE, crash
 
     current_entries += crash(5000, "ledger", "ledger-00001-aaa", "l1", PG_TRACE)
     model, md = run(current_entries, replace(OPTS, previous=prev))
