@@ -25,7 +25,7 @@ _CHAIN_LINES = (
 _FRAME_RE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.*))?$')
 # Final line of a traceback: "pkg.mod.SomeError: message" or a bare type name, not indented.
 _EXC_RE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure|Fault|Refused|Timeout|Invalid|Missing|NotFound|Denied|[A-Z]\w*))(?::\s?(?P<msg>.*))?$")
-_LIB_MARKERS = ("site-packages/", "dist-packages/", "/lib/python", "<frozen ", "<string>")
+LIB_MARKERS = ("site-packages/", "dist-packages/", "/lib/python", "<frozen ", "<string>")
 # A split traceback line that arrives later than this after the previous one is a new story.
 MAX_GAP_S = 5.0
 MAX_LINES = 2000
@@ -41,7 +41,7 @@ class Frame:
     @property
     def is_app(self) -> bool:
         """Application code, not the standard library or an installed package."""
-        return not any(m in self.file for m in _LIB_MARKERS)
+        return not any(m in self.file for m in LIB_MARKERS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,13 @@ from triage.analysis.issues import FIXED, Issue
 from triage.analysis.services import ServiceState
 from triage.config import ProjectConfig
 from triage.engine.catalog import Catalog
+from triage.events import LIB_MARKERS, TRACEBACK_HEAD
 from triage.pipeline import Collected
 from triage.report import sections
 from triage.report.redact import Redactor
 
 SCHEMA = "triage.report/v1"
-EXCERPT_LINES = 12
+EXCERPT_LINES = 20
 EXCERPT_CHARS = 1500
 UNCLASSIFIED_SHOWN = 25
 EXAMPLE_CHARS = 500
@@ -38,13 +39,38 @@ def _values(issue: Issue) -> dict[str, str]:
     return values
 
 
+def _traceback_lines(lines: list[str]) -> list[str]:
+    """The lines of a traceback a reader needs: its head, application frames, chain markers, exceptions."""
+    keep: list[int] = []
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith('File "'):
+            if not any(m in stripped for m in LIB_MARKERS):
+                keep.append(i)  # an application frame and the source line under it
+                if i + 1 < len(lines) and not lines[i + 1].strip().startswith(('File "', "^", "~")):
+                    keep.append(i + 1)
+        elif stripped and not line[:1].isspace():
+            keep.append(i)  # "Traceback ...", chain markers, exception lines, prefixes
+    out: list[str] = []
+    last = -1
+    for i in sorted(set(keep)):
+        if i > last + 1:
+            out.append("  ...")
+        out.append(lines[i])
+        last = i
+    return out
+
+
 def excerpt(text: str) -> tuple[str, bool]:
     """At most EXCERPT_LINES lines / EXCERPT_CHARS characters; True if something was cut."""
     lines = text.splitlines() or [""]
     cut = False
+    if len(lines) > EXCERPT_LINES and TRACEBACK_HEAD in text:
+        lines, cut = _traceback_lines(lines), True
     if len(lines) > EXCERPT_LINES:
         # Keep the head (what failed) and the tail (the final exception line).
-        lines = [*lines[:4], "...", *lines[-(EXCERPT_LINES - 5):]]
+        head, tail = lines[:4], lines[-(EXCERPT_LINES - 5) :]
+        lines = [*head, *(["  ..."] if head[-1] != "  ..." and tail[0] != "  ..." else []), *tail]
         cut = True
     out = "\n".join(line[:300] + (" ..." if len(line) > 300 else "") for line in lines)
     if len(out) > EXCERPT_CHARS:
@@ -55,8 +81,12 @@ def excerpt(text: str) -> tuple[str, bool]:
 def issue_dict(issue: Issue, number: str) -> dict[str, Any]:
     rule, values = issue.rule, _values(issue)
     evidence = []
+    seen: set[str] = set()
     for m in issue.evidence:
         text, cut = excerpt(m.event.message)
+        if text in seen:
+            continue  # the same failure again: one excerpt says it, the count says how often
+        seen.add(text)
         evidence.append(
             {
                 "time": m.event.timestamp,
