@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from concurrent import futures
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -122,7 +122,7 @@ class FakeLogging:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive: one connection for the whole pull
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if self.path.split("?")[0] != "/v2/entries:list":
@@ -135,7 +135,7 @@ class FakeLogging:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -155,7 +155,10 @@ class FakeLogging:
 
     def _start_grpc(self) -> None:
         import grpc
-        from google.cloud.logging_v2.types import ListLogEntriesRequest, ListLogEntriesResponse
+        from google.cloud.logging_v2.types import (
+            ListLogEntriesRequest,
+            ListLogEntriesResponse,
+        )
 
         response_pb = ListLogEntriesResponse.pb()
 
@@ -190,7 +193,7 @@ class FakeLogging:
         self.grpc_target = f"127.0.0.1:{port}"
 
     # -- lifecycle -------------------------------------------------------------------------------------
-    def start(self, rest: bool = True, grpc: bool = True) -> FakeLogging:
+    def start(self, rest: bool = True, grpc: bool = True) -> Self:
         if rest:
             self._start_rest()
         if grpc:
@@ -204,7 +207,7 @@ class FakeLogging:
         if self._grpc is not None:
             self._grpc.stop(grace=None)
 
-    def __enter__(self) -> FakeLogging:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

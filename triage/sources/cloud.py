@@ -18,7 +18,13 @@ from typing import Any
 from triage.errors import SourceError
 from triage.sources import SourceStats
 from triage.sources.cloud_filter import CloudQuery, filter_with_fallback
-from triage.sources.cloud_transport import NO_CREDENTIALS, Endpoint, PageFetcher, open_pages, parse_endpoint
+from triage.sources.cloud_transport import (
+    NO_CREDENTIALS,
+    Endpoint,
+    PageFetcher,
+    open_pages,
+    parse_endpoint,
+)
 
 PAGE_SIZE = 1000  # the API's maximum
 RETRYABLE_CODES = frozenset({429, 500, 503, 504})
@@ -134,7 +140,7 @@ class CloudLoggingSource:
         self._sleep = sleep
         self._rand = rand
         self._pacer = Pacer(self.policy.requests_per_minute, clock, sleep)
-        self._on_page = on_page
+        self.on_page = on_page  # called after each page: progress displays
 
     def open(self) -> PageFetcher:
         return open_pages(
@@ -163,8 +169,8 @@ class CloudLoggingSource:
                     remaining -= len(page)
                 self.stats.entries += len(page)
                 yield from page
-                if self._on_page is not None:
-                    self._on_page(self)
+                if self.on_page is not None:
+                    self.on_page(self)
                 if next_token is None:
                     break
                 token = next_token
@@ -180,7 +186,7 @@ class CloudLoggingSource:
             self.requests += 1
             try:
                 return fetcher.fetch(token, size)
-            except Exception as exc:  # noqa: BLE001  every client failure becomes one line
+            except Exception as exc:
                 retryable, message = describe(exc, self.query, self.filter)
                 if not retryable:
                     raise _PageFailed(message) from exc

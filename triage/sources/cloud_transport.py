@@ -138,7 +138,9 @@ class GrpcPages:
     ) -> None:
         import google.cloud.audit.audit_log_pb2  # noqa: F401  registers AuditLog for protoPayload (an Any)
         import grpc
-        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+        from google.cloud.logging_v2.services.logging_service_v2 import (
+            LoggingServiceV2Client,
+        )
         from google.cloud.logging_v2.services.logging_service_v2.transports import (
             LoggingServiceV2GrpcTransport,
         )
