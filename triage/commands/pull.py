@@ -8,7 +8,6 @@ google-cloud-logging or rich at module level, so a command that reads files neve
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import re
 import sys
@@ -17,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self, TextIO
+from typing import Any, BinaryIO, Self, TextIO
+
+import orjson
 
 from triage.errors import TriageError
 from triage.sources.cloud import CloudLoggingSource, RetryPolicy
@@ -155,10 +156,10 @@ class _Progress:
         self._bar.update(self._task, completed=source.stats.entries, pages=source.pages, rate=rate)
 
 
-def _open_text(path: Path, *, gz: bool) -> TextIO:
+def _open_out(path: Path, *, gz: bool) -> BinaryIO:
     if gz:  # level 6: most of level 9's size at a fraction of its cost
-        return gzip.open(path, "wt", encoding="utf-8", compresslevel=6)  # type: ignore[return-value]
-    return open(path, "w", encoding="utf-8", buffering=1 << 20)
+        return gzip.open(path, "wb", compresslevel=6)  # type: ignore[return-value]
+    return open(path, "wb", buffering=1 << 20)
 
 
 def write_entries(source: CloudLoggingSource, out: Path) -> int:
@@ -169,13 +170,14 @@ def write_entries(source: CloudLoggingSource, out: Path) -> int:
     if not out.parent.is_dir():
         raise TriageError(f"--out {out}: directory {out.parent} does not exist")
     part = out.with_name(out.name + ".part")
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    # orjson writes compact UTF-8 about ten times faster than json.dumps; the line is the entry as it came.
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     count = 0
     try:
-        with _open_text(part, gz=out.name.endswith(".gz")) as handle:
+        with _open_out(part, gz=out.name.endswith(".gz")) as handle:
             write = handle.write
             for entry in source.entries():
-                write(encode(entry) + "\n")
+                write(dumps(entry, option=newline))
                 count += 1
         os.replace(part, out)
     except BaseException:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import orjson
+
 from triage.errors import SourceError, TriageError
 
 READ_SCOPE = "https://www.googleapis.com/auth/logging.read"
@@ -113,8 +115,12 @@ class RestPages:
         body: dict[str, Any] = {**self._body, "pageSize": page_size}
         if page_token:
             body["pageToken"] = page_token
-        response = self._api_request(method="POST", path="/entries:list", data=body, timeout=self._timeout)
-        if not isinstance(response, dict):  # an empty body: no entries, no further page
+        # expect_json=False: the raw bytes, decoded by orjson at several times the speed of requests' json.
+        raw = self._api_request(
+            method="POST", path="/entries:list", data=body, timeout=self._timeout, expect_json=False
+        )
+        response = orjson.loads(raw) if raw else {}
+        if not isinstance(response, dict):
             return [], None
         # The API omits nextPageToken on the last page; treat "" the same so we never loop on it.
         return response.get("entries") or [], response.get("nextPageToken") or None
