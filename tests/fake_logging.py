@@ -73,6 +73,13 @@ class FakeLogging:
         self._json = [json.dumps(e, separators=(",", ":")) for e in self.entries]
         self._pb: list[Any] | None = None
 
+    def reset(self, entries: Iterable[dict[str, Any]] = ()) -> None:
+        """Forget recorded requests and scripted errors; serve ``entries`` (a server shared by tests)."""
+        with self._lock:
+            self.requests.clear()
+            self._script.clear()
+        self.set_entries(entries)
+
     def fail(self, *codes: int | None) -> None:
         """Queue outcomes for the next requests: an HTTP status code fails one, None serves one."""
         with self._lock:

@@ -79,7 +79,10 @@ def describe(exc: BaseException, query: CloudQuery, filter_: str) -> tuple[bool,
 
     if isinstance(exc, gexc.RetryError):
         return True, f"Cloud Logging kept failing: {exc.message}"
-    if isinstance(exc, auth_exc.RefreshError | gexc.Unauthorized):
+    if isinstance(exc, auth_exc.TransportError):  # fetching a token failed on the network
+        return True, f"cannot reach the token endpoint: {_first_line(exc)}"
+    # A 401 makes the authorised session refresh and retry once; anonymous credentials cannot refresh.
+    if isinstance(exc, auth_exc.RefreshError | auth_exc.InvalidOperation | gexc.Unauthorized):
         return False, f"credentials rejected ({_first_line(exc)}): {NO_CREDENTIALS.split(': ', 1)[1]}"
     if isinstance(exc, gexc.GoogleAPICallError):
         code, text = exc.code, _first_line(exc.message or str(exc))
