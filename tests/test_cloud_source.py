@@ -155,8 +155,9 @@ def test_backoff_grows_and_is_capped() -> None:
     low = [policy.delay(n, lambda: 0.0) for n in range(6)]
     high = [policy.delay(n, lambda: 0.999) for n in range(6)]
     assert low == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    assert all(h < 8.0 for h in high) and high[0] < low[1] * 1.001 + 0.5
-    assert all(a <= b for a, b in zip(low, low[1:], strict=False))
+    assert all(h <= 8.0 for h in high)
+    # Equal jitter: whatever the random draw, a retry never waits less than the one before it.
+    assert all(high[n] <= low[n + 1] for n in range(3))
 
 
 def test_gives_up_on_the_first_page(fake: FakeLogging, transport: str, clock: FakeClock) -> None:
