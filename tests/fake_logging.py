@@ -53,6 +53,7 @@ class Request:
     order_by: str
     page_size: int
     page_token: str
+    authorization: str = ""  # the Authorization header / metadata, "" when anonymous
 
 
 class FakeLogging:
@@ -103,7 +104,7 @@ class FakeLogging:
         return 200, slice(start, end), (f"page-{end}" if end < len(self.entries) else None)
 
     # -- REST ------------------------------------------------------------------------------------------
-    def _rest_page(self, body: dict[str, Any]) -> tuple[int, bytes]:
+    def _rest_page(self, body: dict[str, Any], authorization: str) -> tuple[int, bytes]:
         request = Request(
             "rest",
             tuple(body.get("resourceNames", ())),
@@ -111,6 +112,7 @@ class FakeLogging:
             body.get("orderBy", ""),
             int(body.get("pageSize", 0)),
             body.get("pageToken", ""),
+            authorization,
         )
         status, window, token = self._handle(request)
         if status != 200:
@@ -135,7 +137,8 @@ class FakeLogging:
                 if self.path.split("?")[0] != "/v2/entries:list":
                     status, payload = 404, b'{"error":{"code":404,"message":"no such method"}}'
                 else:
-                    status, payload = fake._rest_page(json.loads(raw or b"{}"))
+                    body = json.loads(raw or b"{}")
+                    status, payload = fake._rest_page(body, self.headers.get("Authorization", ""))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")
                 self.send_header("Content-Length", str(len(payload)))
@@ -177,6 +180,7 @@ class FakeLogging:
                 request.order_by,
                 request.page_size,
                 request.page_token,
+                dict(context.invocation_metadata()).get("authorization", ""),
             )
             status, window, token = self._handle(req)
             if status != 200:

@@ -162,3 +162,29 @@ def test_file_runs_do_not_import_the_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+def test_application_default_credentials_are_sent(
+    fake: FakeLogging, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import google.auth
+    from google.oauth2.credentials import Credentials
+
+    seen_scopes: list[object] = []
+
+    def fake_default(scopes: object = None, **_: object) -> tuple[Credentials, str]:
+        seen_scopes.append(scopes)
+        return Credentials(token="adc-token"), "demo"
+
+    monkeypatch.setattr(google.auth, "default", fake_default)
+    fake.reset(sample_entries(3))
+    source = live_source(LiveOptions("demo", api_endpoint=fake.endpoint(transport)), now=NOW)
+    assert len(list(source.entries())) == 3
+    assert fake.requests[0].authorization == "Bearer adc-token"
+    assert seen_scopes == [["https://www.googleapis.com/auth/logging.read"]]
+
+
+def test_anonymous_sends_no_token(fake: FakeLogging, transport: str) -> None:
+    source = live_source(LiveOptions("demo", api_endpoint=fake.endpoint(transport), anonymous=True), now=NOW)
+    list(source.entries())
+    assert fake.requests[0].authorization == ""
