@@ -27,7 +27,12 @@ NOW = datetime(2025, 9, 5, 12, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     ("text", "delta"),
-    [("30m", timedelta(minutes=30)), ("2h", timedelta(hours=2)), ("1d", timedelta(days=1)), (" 90S ", timedelta(seconds=90))],
+    [
+        ("30m", timedelta(minutes=30)),
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+        (" 90S ", timedelta(seconds=90)),
+    ],
 )
 def test_parse_duration(text: str, delta: timedelta) -> None:
     assert parse_duration(text) == delta
@@ -160,7 +165,8 @@ def test_file_runs_do_not_import_the_client() -> None:
         " if m in sys.modules]\n"
         "print(heavy)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    root = Path(__file__).parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     assert out.stdout.strip() == "[]"
 
 

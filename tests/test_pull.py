@@ -34,10 +34,17 @@ def options_for(fake: FakeLogging, transport: str, **extra: object) -> LiveOptio
 
 
 def run_pull(
-    fake: FakeLogging, transport: str, out: Path, clock: FakeClock, stderr: io.StringIO, quiet: bool = False, **extra: object
+    fake: FakeLogging,
+    transport: str,
+    out: Path,
+    clock: FakeClock,
+    stderr: io.StringIO,
+    quiet: bool = False,
+    **extra: object,
 ) -> int:
     options = options_for(fake, transport, **extra)
-    source = live_source(options, policy=RetryPolicy(attempts=2, requests_per_minute=None), sleep=clock.sleep, clock=clock)
+    policy = RetryPolicy(attempts=2, requests_per_minute=None)
+    source = live_source(options, policy=policy, sleep=clock.sleep, clock=clock)
     return pull(options, out, quiet, stderr=stderr, source=source)
 
 
