@@ -68,14 +68,15 @@ def test_resolve_window() -> None:
 
 def test_live_source_from_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIAGE_LOGGING_ENDPOINT", "127.0.0.1:9")
-    options = LiveOptions(
-        "p", services=("a", "b", "a"), since="30m", severity="error", limit=5, pushdown=("x", "", "x")
-    )
-    source = live_source(options, now=NOW)
+    options = LiveOptions("p", services=("a", "b", "a"), since="30m", severity="error", limit=5, pushdown=True)
+    source = live_source(options, keywords=["x", "", "x"], now=NOW)
     assert source.endpoint.transport == "grpc" and source.endpoint.target == "127.0.0.1:9"
     q = source.query
     assert q.services == ("a", "b") and q.pushdown == ("x",) and q.severity == "ERROR" and q.limit == 5
     assert q.start == NOW - timedelta(minutes=30) and q.end == NOW
+    assert live_source(LiveOptions("p"), keywords=["x"], now=NOW).query.pushdown == ()  # not asked for
+    no_terms = live_source(LiveOptions("p", pushdown=True), keywords=[], now=NOW)
+    assert no_terms.query.pushdown == () and "pushdown skipped" in no_terms.stats.notes[0]
     explicit = live_source(LiveOptions("p", api_endpoint="http://localhost:8085"), now=NOW)
     assert explicit.endpoint.transport == "rest" and explicit.endpoint.loopback
 

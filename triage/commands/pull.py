@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,7 +60,7 @@ class LiveOptions:
     to: str | None = None
     severity: str | None = None
     limit: int | None = None
-    pushdown: tuple[str, ...] = ()  # literal keywords from the catalog, supplied by the engine
+    pushdown: bool = False  # send the catalog's literal keywords as server-side terms
     api_endpoint: str | None = None  # falls back to $TRIAGE_LOGGING_ENDPOINT
     anonymous: bool = False
     allow_partial: bool = False
@@ -84,16 +84,69 @@ def resolve_window(options: LiveOptions, now: datetime | None = None) -> tuple[d
     return start, end
 
 
+def make_live_options(
+    project: str | None,
+    services: Sequence[str] | None = None,
+    *,
+    since: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+    severity: str | None = None,
+    limit: int | None = None,
+    pushdown: bool = False,
+    api_endpoint: str | None = None,
+    anonymous: bool = False,
+    allow_partial: bool = False,
+) -> LiveOptions | None:
+    """The CLI's live options, or None for a file run; live-only options without --project are an error."""
+    if not project:
+        given = {
+            "--service": services, "--since": since, "--from": from_, "--to": to, "--severity": severity,
+            "--limit": limit, "--pushdown": pushdown, "--api-endpoint": api_endpoint,
+            "--anonymous": anonymous, "--allow-partial": allow_partial,
+        }  # fmt: skip
+        used = [name for name, value in given.items() if value]
+        if used:
+            raise TriageError(f"{', '.join(used)} need --project (they read Cloud Logging)")
+        return None
+    return LiveOptions(
+        project=project,
+        services=tuple(services or ()),
+        since=since,
+        from_=from_,
+        to=to,
+        severity=severity,
+        limit=limit,
+        pushdown=pushdown,
+        api_endpoint=api_endpoint,
+        anonymous=anonymous,
+        allow_partial=allow_partial,
+    )
+
+
+def catalog_keywords(rules: Sequence[Path] = (), disable: Sequence[str] = ()) -> tuple[str, ...]:
+    """The prefilter literals of the catalog, for ``pull --pushdown`` (report/analyze have a matcher)."""
+    from triage.engine import Matcher, load_catalog
+
+    return tuple(Matcher(load_catalog(tuple(rules), disable=tuple(disable))).keywords())
+
+
 def live_source(
     options: LiveOptions,
     *,
+    keywords: Sequence[str] = (),
     now: datetime | None = None,
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     on_page: Callable[[CloudLoggingSource], None] | None = None,
 ) -> CloudLoggingSource:
-    """A CloudLoggingSource for the live options (what ``report``/``analyze`` call instead of files)."""
+    """A CloudLoggingSource for the live options (what ``report``/``analyze`` call instead of files).
+
+    ``keywords`` are the catalog's literal keywords (``Matcher.keywords()``), used with ``--pushdown``;
+    none means some rule has no literal, so every entry is needed and the pull is not narrowed.
+    """
+    terms = tuple(dict.fromkeys(k for k in keywords if k)) if options.pushdown else ()
     start, end = resolve_window(options, now)
     query = CloudQuery(
         project=options.project,
@@ -102,9 +155,9 @@ def live_source(
         services=tuple(dict.fromkeys(s for s in options.services if s)),  # de-duplicated, in order
         severity=options.severity.upper() if options.severity else None,
         limit=options.limit,
-        pushdown=tuple(dict.fromkeys(k for k in options.pushdown if k)),
+        pushdown=terms,
     )
-    return CloudLoggingSource(
+    source = CloudLoggingSource(
         query,
         endpoint=options.api_endpoint or os.environ.get(ENDPOINT_ENV) or None,
         anonymous=options.anonymous,
@@ -114,6 +167,9 @@ def live_source(
         clock=clock,
         on_page=on_page,
     )
+    if options.pushdown and not terms:
+        source.stats.notes.append("pushdown skipped: some rules have no literal keyword, so every entry is needed")
+    return source
 
 
 class _Progress:
@@ -191,12 +247,13 @@ def pull(
     out: Path,
     quiet: bool = False,
     *,
+    keywords: Sequence[str] = (),
     stderr: TextIO | None = None,
     source: CloudLoggingSource | None = None,
 ) -> int:
     """``triage pull``: write the live entries to ``out``; returns the exit code (0, or raises)."""
     stream = stderr if stderr is not None else sys.stderr
-    source = source or live_source(options)
+    source = source or live_source(options, keywords=keywords)
     started = time.monotonic()
     with _Progress(stream, quiet) as progress:
         source.on_page = progress.page  # the source reports each page as it lands
