@@ -26,7 +26,10 @@ def incident_entries() -> list[dict[str, Any]]:
         example = dict(rule.examples_match[0].entry)
         example.update(
             timestamp=f"2025-09-05T11:{n:02d}:00.000000Z",
-            resource={"type": "cloud_run_revision", "labels": {"service_name": "api", "revision_name": "api-00008-xyz"}},
+            resource={
+                "type": "cloud_run_revision",
+                "labels": {"service_name": "api", "revision_name": "api-00008-xyz"},
+            },
             logName=example.get("logName", "").replace("projects/example/", "projects/demo/")
             or "projects/demo/logs/run.googleapis.com%2Fstderr",
             insertId=f"rule{n:04d}",
@@ -103,7 +106,7 @@ def test_pull_cli_writes_and_reports_errors(fake: FakeLogging, transport: str, t
     ("args", "message"),
     [
         (["analyze", "--service", "api"], "--service need --project"),
-        (["analyze", "x.jsonl", "--project", "demo", "--anonymous", "--api-endpoint", "http://127.0.0.1:9"], "not both"),
+        (["analyze", "x.jsonl", "--project", "demo", "--anonymous", "--api-endpoint", "http://[::1]:9"], "not both"),
         (["analyze", "--project", "demo", "--since", "2 hours"], "--since"),
         (["pull", "--project", "demo", "--anonymous", "--out", "x.jsonl"], "--anonymous is only allowed"),
     ],
