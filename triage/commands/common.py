@@ -88,7 +88,7 @@ def load_previous(path: Path) -> Mapping[str, Any]:
 
 def file_sources(paths: Sequence[str]) -> list[Source]:
     if not paths:
-        raise TriageError("no log source given: pass export files (or - for stdin)")
+        raise TriageError("no log source given: pass export files (or - for stdin), or --project to read Cloud Logging")
     return [FileSource(p) for p in paths]
 
 
