@@ -89,7 +89,8 @@ def test_progress_off_when_stderr_is_not_a_terminal(
 def test_progress_on_a_terminal(
     fake: FakeLogging, transport: str, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("TERM", raising=False)
+    for name in ("TTY_COMPATIBLE", "TTY_INTERACTIVE", "FORCE_COLOR", "NO_COLOR"):  # rich reads these
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
     fake.reset(sample_entries(1500))
     stderr = FakeTTY()
