@@ -95,7 +95,7 @@ def describe(exc: BaseException, query: CloudQuery, filter_: str) -> tuple[bool,
         if code == 403:
             return False, (
                 f"permission denied reading logs of project {query.project!r} (403): "
-                "the account needs roles/logging.viewer on it"
+                "the account needs roles/logging.viewer on it (the API also says 403 for a project that does not exist)"
             )
         if code == 404:
             return False, f"project {query.project!r} not found (404): check --project"
