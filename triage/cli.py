@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from triage.commands.common import RunOptions
+from triage.commands.pull import make_live_options
 from triage.errors import TriageError
 
 app = typer.Typer(
@@ -62,6 +63,32 @@ Notes = Annotated[
     Path | None, typer.Option("--annotations", help="Annotations file: status, commit, owner, link, note per issue.")
 ]
 
+# Live options (Cloud Logging instead of files), shared by report, analyze and pull.
+Project = Annotated[str | None, typer.Option("--project", help="Read this Google Cloud project's logs.")]
+Service = Annotated[
+    list[str] | None, typer.Option("--service", help="Cloud Run service or job (repeatable; default: all).")
+]
+Since = Annotated[str | None, typer.Option("--since", help="Window ending now: 30m, 2h, 1d (default 1h).")]
+From = Annotated[str | None, typer.Option("--from", help="Window start, RFC 3339 (2025-09-05T10:00:00Z).")]
+To = Annotated[str | None, typer.Option("--to", help="Window end, RFC 3339 (default: now).")]
+Severity = Annotated[
+    str | None, typer.Option("--severity", help="Severity floor (default none: plain stderr has no severity).")
+]
+Limit = Annotated[int | None, typer.Option("--limit", help="Stop after this many entries.")]
+Pushdown = Annotated[
+    bool, typer.Option("--pushdown", help="Send the catalog's keywords as server-side terms for stdout/stderr.")
+]
+ApiEndpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--api-endpoint", help="http://host:port (REST) or host:port (gRPC, no TLS); env TRIAGE_LOGGING_ENDPOINT."
+    ),
+]
+Anonymous = Annotated[bool, typer.Option("--anonymous", help="No credentials (loopback endpoints only).")]
+AllowPartial = Annotated[
+    bool, typer.Option("--allow-partial", help="Keep what came when a pull fails midway; mark the report PARTIAL.")
+]
+
 
 def _options(
     sources: list[str] | None,
@@ -69,7 +96,7 @@ def _options(
     disable: list[str] | None,
     env: str,
     date: str | None = None,
-    **extra: Path | None,
+    **extra: object,
 ) -> RunOptions:
     return RunOptions(
         sources=tuple(sources or ()),
@@ -77,7 +104,7 @@ def _options(
         disable=tuple(disable or ()),
         environment=env,
         date=date,
-        **extra,
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -94,12 +121,32 @@ def report(
     previous: Previous = None,
     config: Config = None,
     annotations: Notes = None,
+    project: Project = None,
+    service: Service = None,
+    since: Since = None,
+    from_: From = None,
+    to: To = None,
+    severity: Severity = None,
+    limit: Limit = None,
+    pushdown: Pushdown = False,
+    api_endpoint: ApiEndpoint = None,
+    anonymous: Anonymous = False,
+    allow_partial: AllowPartial = False,
 ) -> None:
-    """Render the dated audit report from log exports."""
+    """Render the dated audit report from log exports or, with --project, from Cloud Logging."""
     from triage.commands.report import report as cmd
 
-    opts = _options(sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations)
-    run(lambda: cmd(opts, fmt=fmt.value, template=template, out=out))
+    def go() -> int:
+        live = make_live_options(
+            project, service, since=since, from_=from_, to=to, severity=severity, limit=limit,
+            pushdown=pushdown, api_endpoint=api_endpoint, anonymous=anonymous, allow_partial=allow_partial,
+        )  # fmt: skip
+        opts = _options(
+            sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live
+        )
+        return cmd(opts, fmt=fmt.value, template=template, out=out)
+
+    run(go)
 
 
 @app.command()
@@ -113,12 +160,66 @@ def analyze(
     previous: Previous = None,
     config: Config = None,
     annotations: Notes = None,
+    project: Project = None,
+    service: Service = None,
+    since: Since = None,
+    from_: From = None,
+    to: To = None,
+    severity: Severity = None,
+    limit: Limit = None,
+    pushdown: Pushdown = False,
+    api_endpoint: ApiEndpoint = None,
+    anonymous: Anonymous = False,
+    allow_partial: AllowPartial = False,
 ) -> None:
     """List the issues only (for scripts)."""
     from triage.commands.report import analyze as cmd
 
-    opts = _options(sources, rules, disable, env, previous=previous, config=config, annotations=annotations)
-    run(lambda: cmd(opts, fmt=fmt.value, out=out))
+    def go() -> int:
+        live = make_live_options(
+            project, service, since=since, from_=from_, to=to, severity=severity, limit=limit,
+            pushdown=pushdown, api_endpoint=api_endpoint, anonymous=anonymous, allow_partial=allow_partial,
+        )  # fmt: skip
+        opts = _options(
+            sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live
+        )
+        return cmd(opts, fmt=fmt.value, out=out)
+
+    run(go)
+
+
+@app.command()
+def pull(
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSON lines file to write (.gz compresses).")],
+    project: Annotated[str, typer.Option("--project", help="Read this Google Cloud project's logs.")],
+    service: Service = None,
+    since: Since = None,
+    from_: From = None,
+    to: To = None,
+    severity: Severity = None,
+    limit: Limit = None,
+    pushdown: Pushdown = False,
+    api_endpoint: ApiEndpoint = None,
+    anonymous: Anonymous = False,
+    allow_partial: AllowPartial = False,
+    rules: Rules = None,
+    disable: Disable = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary.")] = False,
+) -> None:
+    """Save Cloud Logging entries to a file, one LogEntry per line as the API returned it."""
+    from triage.commands.pull import catalog_keywords
+    from triage.commands.pull import pull as cmd
+
+    def go() -> int:
+        live = make_live_options(
+            project, service, since=since, from_=from_, to=to, severity=severity, limit=limit,
+            pushdown=pushdown, api_endpoint=api_endpoint, anonymous=anonymous, allow_partial=allow_partial,
+        )  # fmt: skip
+        assert live is not None
+        keywords = catalog_keywords(rules or (), disable or ()) if pushdown else ()
+        return cmd(live, out, quiet, keywords=keywords)
+
+    run(go)
 
 
 @app.command("suggest-rules")

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -22,6 +22,9 @@ from triage.report.redact import Redactor
 from triage.sources import Source
 from triage.sources.files import FileSource
 
+if TYPE_CHECKING:
+    from triage.commands.pull import LiveOptions
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -36,6 +39,7 @@ class RunOptions:
     annotations: Path | None = None  # overrides the config's annotations
     previous: Path | None = None  # an earlier report's JSON, for "since the last audit"
     use_config: bool = True  # False: ignore ./triage.yaml (tests, --no-config)
+    live: LiveOptions | None = None  # --project and friends: read Cloud Logging instead of files
 
 
 @dataclass
@@ -84,16 +88,31 @@ def load_previous(path: Path) -> Mapping[str, Any]:
 
 def file_sources(paths: Sequence[str]) -> list[Source]:
     if not paths:
-        raise TriageError("no log source given: pass export files (or - for stdin)")
+        raise TriageError("no log source given: pass export files (or - for stdin), or --project to read Cloud Logging")
     return [FileSource(p) for p in paths]
+
+
+def live_sources(opts: RunOptions, matcher: Matcher) -> list[Source]:
+    from triage.commands.pull import live_source  # keeps the Cloud Logging code out of file runs
+
+    assert opts.live is not None
+    if opts.sources:
+        raise TriageError("give either log files or --project, not both")
+    return [live_source(opts.live, keywords=matcher.keywords())]
 
 
 def run_analysis(opts: RunOptions, sources: Sequence[Source] | None = None) -> Analysis:
     project = load_project(opts)
     opts = merge_config(opts, project)
     catalog = load_catalog(opts.rules, disable=opts.disable)
-    srcs = list(sources) if sources is not None else file_sources(opts.sources)
-    collected = collect(srcs, Matcher(catalog))
+    matcher = Matcher(catalog)
+    if sources is not None:
+        srcs = list(sources)
+    elif opts.live is not None:
+        srcs = live_sources(opts, matcher)
+    else:
+        srcs = file_sources(opts.sources)
+    collected = collect(srcs, matcher)
     findings = find(collected, catalog.rules, project.annotations)
     services = build_services(collected.history, findings.issues, opts.environment, opts.service_names)
     return Analysis(catalog, collected, findings.issues, services, findings, project, opts)
