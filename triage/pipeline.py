@@ -122,6 +122,8 @@ def collect(sources: Sequence[Source], matcher: Matcher, keep_unmatched_errors: 
         stats.partial = stats.partial or s.stats.partial
         stats.notes.extend(s.stats.notes)
     stats.rule_timeouts = dict(sorted(matcher.stats.timeouts.items()))
+    for rule_id, why in sorted(matcher.stats.disabled.items()):
+        stats.notes.append(f"Rule {rule_id} was switched off for the rest of the run after {why}.")
     return Collected(matches, history, stats, unmatched)
 
 

@@ -56,6 +56,8 @@ def load_file(path: Path, errors: list[RuleError] | None = None) -> list[Rule]:
         return []
     if not isinstance(doc, PosDict) or "rules" not in doc:
         raise RuleError("a rule file is a mapping with a 'rules' list", path=name, line=getattr(doc, "line", 1))
+    for key, line, first in doc.duplicates:
+        raise RuleError(f"duplicate key (first at line {first})", path=name, line=line, key=str(key))
     extra = [k for k in doc if k != "rules"]
     if extra:
         raise RuleError("unknown top-level key (only 'rules')", path=name, line=line_of(doc, extra[0]), key=str(extra[0]))
@@ -114,13 +116,29 @@ def load_catalog(
     by_id: dict[str, Rule] = {}
     replaced: list[Replacement] = []
     folders = ([builtin_rules_dir()] if builtin else []) + list(extra_dirs)
+    builtin_ids: set[str] = set()
     for index, folder in enumerate(folders):
         for rule in load_dir(Path(folder), errors):
             old = by_id.get(rule.id)
-            if old is not None:
-                if index == 0 or old.source.path == rule.source.path:
-                    continue  # already reported as a duplicate inside one folder
+            if old is None:
+                if builtin and index == 0:
+                    builtin_ids.add(rule.id)
+            elif old.id in builtin_ids and not any(r.rule_id == rule.id for r in replaced):
                 replaced.append(Replacement(rule.id, str(old.source), str(rule.source)))
+            else:
+                # Two team catalogs (or a team catalog twice) define one id: which one wins would depend
+                # on option order, so it is an error like a duplicate inside one folder.
+                exc = RuleError(
+                    f"duplicate id (first defined at {old.source})",
+                    path=rule.source.path,
+                    line=rule.source.line,
+                    rule=rule.id,
+                    key="id",
+                )
+                if errors is None:
+                    raise exc
+                errors.append(exc)
+                continue
             by_id[rule.id] = rule
     if errors:
         raise RuleErrors(errors)

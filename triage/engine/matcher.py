@@ -4,12 +4,16 @@ Most log lines are benign. Every rule contributes required literals (its ``keywo
 derived from its patterns); one Aho-Corasick pass over the lower-cased message picks the candidate
 rules, so a benign line costs one automaton scan and no regex. Rules with no literal run on every event.
 Regexes run under a timeout (``regex`` module) so a pathological team pattern cannot stall a run: a
-timeout counts against the rule and the run goes on.
+timeout counts against the rule and the run goes on. A timeout alone is not enough (100k events x
+0.25 s is seven hours), so each rule also has a budget: after ``max_timeouts`` timeouts, or once it has
+spent ``budget_s`` seconds while averaging more than ``SLOW_AVG_S`` per event, the rule is switched off
+for the rest of the run and ``stats.disabled`` says why (the report lists it under Data Quality).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +26,11 @@ from triage.engine.rules import Condition, Rule
 from triage.events import Event
 
 DEFAULT_TIMEOUT_S = 0.25
+DEFAULT_MAX_TIMEOUTS = 3
+DEFAULT_BUDGET_S = 5.0
+# A healthy rule costs microseconds per event; the time budget only applies to rules far slower than that,
+# so a long run over millions of events never switches off a rule that is merely busy.
+SLOW_AVG_S = 1e-4
 _OPS = {
     ">=": int.__ge__,
     "<=": int.__le__,
@@ -44,6 +53,7 @@ class MatchStats:
     candidates: int = 0  # events that reached at least one rule's conditions
     matched: int = 0
     timeouts: Counter[str] = field(default_factory=Counter)  # rule id -> regex timeouts
+    disabled: dict[str, str] = field(default_factory=dict)  # rule id -> why it was switched off mid-run
 
 
 class _Timeout(Exception):
@@ -51,10 +61,22 @@ class _Timeout(Exception):
 
 
 class Matcher:
-    def __init__(self, catalog: Catalog, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        *,
+        max_timeouts: int = DEFAULT_MAX_TIMEOUTS,
+        budget_s: float = DEFAULT_BUDGET_S,
+    ) -> None:
         self.catalog = catalog
         self.timeout_s = timeout_s
+        self.max_timeouts = max_timeouts
+        self.budget_s = budget_s
         self.stats = MatchStats()
+        self._spent = [0.0] * len(catalog.rules)
+        self._runs = [0] * len(catalog.rules)
+        self._off: set[int] = set()
         self.unfiltered: tuple[int, ...] = ()
         self.literals: dict[int, tuple[str, ...]] = {}
         automaton = ahocorasick.Automaton()
@@ -94,18 +116,36 @@ class Matcher:
             return []
         self.stats.candidates += 1
         out = []
-        for index in sorted(candidates):
+        for index in sorted(candidates - self._off if self._off else candidates):
             rule = self.catalog.rules[index]
+            start = time.perf_counter()
             try:
                 captures = self.match_rule(rule, event)
             except _Timeout:
                 self.stats.timeouts[rule.id] += 1
-                continue
+                captures = None
+            self._charge(index, time.perf_counter() - start)
             if captures is not None:
                 out.append(Match(rule, event, captures))
         if out:
             self.stats.matched += 1
         return out
+
+    def _charge(self, index: int, spent: float) -> None:
+        """Account one evaluation; switch the rule off once it is over its budget."""
+        self._spent[index] += spent
+        self._runs[index] += 1
+        rule_id = self.catalog.rules[index].id
+        timeouts = self.stats.timeouts.get(rule_id, 0)
+        total, runs = self._spent[index], self._runs[index]
+        if timeouts >= self.max_timeouts:
+            why = f"{timeouts} regex timeouts (limit {self.max_timeouts})"
+        elif total > self.budget_s and total / runs > SLOW_AVG_S:
+            why = f"{total:.1f} s spent on {runs} events (budget {self.budget_s:g} s)"
+        else:
+            return
+        self._off.add(index)
+        self.stats.disabled[rule_id] = why
 
     def match_all(self, events: Iterable[Event]) -> Iterable[Match]:
         for event in events:

@@ -13,7 +13,7 @@ from typing import Any
 
 import regex as re
 
-from triage.engine.yamlpos import line_of
+from triage.engine.yamlpos import duplicate_keys, line_of
 from triage.errors import RuleError
 from triage.records import SEVERITY_LEVELS
 
@@ -28,6 +28,15 @@ FRAME_KEYS = ("function", "file", "app", "code")
 RULE_KEYS = (
     "id", "title", "severity", "category", "component", "match", "keywords", "problem", "root_cause",
     "fix", "recommendations", "verify", "references", "relations", "examples", "tags",
+)  # fmt: skip
+RELATION_KEYS = ("symptom_of", "overlaps")
+# Values every issue has, whatever the rule captured (see Rule.render and the report model).
+BUILTIN_PLACEHOLDERS = frozenset({"service", "revision", "exception", "count"})
+EXAMPLE_KEYS = ("text", "log", "severity", "http_status", "service")
+LOG_ENTRY_KEYS = (
+    "logName", "resource", "timestamp", "receiveTimestamp", "severity", "insertId", "httpRequest", "labels",
+    "operation", "trace", "spanId", "traceSampled", "sourceLocation", "split", "textPayload", "jsonPayload",
+    "protoPayload", "errorGroups", "apphub", "apphubDestination",
 )  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -235,11 +244,18 @@ class Rule:
     long_term: tuple[str, ...] = ()
     verify: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
-    symptom_of: tuple[str, ...] = ()
+    symptom_of: tuple[str, ...] = ()  # this rule's findings are caused by those rules' findings
+    overlaps: tuple[str, ...] = ()  # rules that may fire on the same event on purpose (not a cause)
     tags: tuple[str, ...] = ()
     examples_match: tuple[Example, ...] = ()
     examples_no_match: tuple[Example, ...] = ()
-    placeholders: frozenset[str] = field(default=frozenset())
+    placeholders: frozenset[str] = field(default=frozenset())  # {names} used in the texts
+    captures: frozenset[str] = field(default=frozenset())  # named groups the rule's patterns define
+
+    @property
+    def unknown_placeholders(self) -> frozenset[str]:
+        """Placeholders no pattern captures and the report does not provide: they render "unknown X"."""
+        return self.placeholders - self.captures - BUILTIN_PLACEHOLDERS
 
     @classmethod
     def from_dict(cls, d: Any, source: Source) -> Rule:
@@ -250,6 +266,8 @@ class Rule:
         if not isinstance(rid, str) or not _ID_RE.match(rid):
             raise ctx.error("id", "required: lower-case letters, digits and dashes", d, "id")
         ctx.rule = rid
+        for key_path, line, first in duplicate_keys(d):
+            raise RuleError(f"duplicate key (first at line {first})", path=source.path, line=line, rule=rid, key=key_path)
         _unknown(ctx, d, RULE_KEYS, "")
         required = {k: _get(ctx, d, k, k, str) for k in ("title", "severity", "category", "problem", "root_cause", "fix")}
         for key, value in required.items():
@@ -274,12 +292,23 @@ class Rule:
         recs = _get(ctx, d, "recommendations", "recommendations", dict, {})
         _unknown(ctx, recs, ("immediate", "long_term"), "recommendations")
         rel = _get(ctx, d, "relations", "relations", dict, {})
-        _unknown(ctx, rel, ("symptom_of",), "relations")
+        _unknown(ctx, rel, RELATION_KEYS, "relations")
         ex = _get(ctx, d, "examples", "examples", dict, {})
         _unknown(ctx, ex, ("match", "no_match"), "examples")
 
-        texts = [required["problem"], required["root_cause"], required["fix"]]
+        immediate = _str_list(ctx, recs, "immediate", "recommendations.immediate")
+        long_term = _str_list(ctx, recs, "long_term", "recommendations.long_term")
+        verify = _str_list(ctx, d, "verify", "verify")
+        texts = [required["problem"], required["root_cause"], required["fix"], *immediate, *long_term, *verify]
         placeholders = frozenset(p for t in texts for p in _PLACEHOLDER.findall(t))
+        captures = frozenset(
+            name
+            for conds in groups.values()
+            for c in conds
+            for pattern in (c.regex, c.exception)
+            if pattern is not None
+            for name in pattern.groupindex
+        )
         return cls(
             id=rid,
             title=required["title"],
@@ -292,15 +321,17 @@ class Rule:
             fix=required["fix"],
             source=Source(source.path, getattr(d, "line", None) or source.line),
             keywords=_str_list(ctx, d, "keywords", "keywords"),
-            immediate=_str_list(ctx, recs, "immediate", "recommendations.immediate"),
-            long_term=_str_list(ctx, recs, "long_term", "recommendations.long_term"),
-            verify=_str_list(ctx, d, "verify", "verify"),
+            immediate=immediate,
+            long_term=long_term,
+            verify=verify,
             references=_str_list(ctx, d, "references", "references"),
             symptom_of=_str_list(ctx, rel, "symptom_of", "relations.symptom_of"),
+            overlaps=_str_list(ctx, rel, "overlaps", "relations.overlaps"),
             tags=_str_list(ctx, d, "tags", "tags"),
             examples_match=_examples(ctx, ex, "match"),
             examples_no_match=_examples(ctx, ex, "no_match"),
             placeholders=placeholders,
+            captures=captures,
         )
 
     def render(self, text: str, values: Mapping[str, str]) -> str:
@@ -313,9 +344,25 @@ def _examples(ctx: _Ctx, ex: Mapping, key: str) -> tuple[Example, ...]:
     out = []
     for i, item in enumerate(items):
         line = line_of(items, i)
+        path = f"examples.{key}[{i}]"
         if isinstance(item, str):
             out.append(Example(example_entry({"text": item}), line))
         elif isinstance(item, Mapping):
+            if "text" in item:
+                _unknown(ctx, item, EXAMPLE_KEYS, path)
+                if not isinstance(item["text"], str):
+                    raise ctx.error(f"{path}.text", f"must be a string, not {type(item['text']).__name__}", item, "text")
+                kind = item.get("log", "stderr")
+                if kind not in LOG_KINDS:
+                    raise ctx.error(f"{path}.log", f"unknown log kind {kind!r} (one of {', '.join(LOG_KINDS)})", item, "log")
+                sev = item.get("severity", "DEFAULT")
+                if not isinstance(sev, str) or sev.upper() not in SEVERITY_LEVELS:
+                    raise ctx.error(f"{path}.severity", f"unknown severity {sev!r}", item, "severity")
+                status = item.get("http_status", 200)
+                if not isinstance(status, int) or isinstance(status, bool):
+                    raise ctx.error(f"{path}.http_status", "must be an integer", item, "http_status")
+            else:
+                _unknown(ctx, item, LOG_ENTRY_KEYS, path)
             out.append(Example(example_entry(item), line))
         else:
             raise ctx.error(f"examples.{key}[{i}]", "must be log text or a LogEntry mapping", items, i)

@@ -1,7 +1,9 @@
 """YAML loading that remembers where every key came from and refuses duplicate keys.
 
 PyYAML silently keeps the last of two equal keys, and loses line numbers once it builds dicts; a rule
-author needs both, so mappings become ``PosDict`` (a dict with ``line`` and per-key ``lines``).
+author needs both, so mappings become ``PosDict`` (a dict with ``line`` and per-key ``lines``). A
+duplicate key is recorded on its mapping (``duplicates``) and reported by the rule parser, which knows
+the rule and the key path.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class PosDict(dict):
 
     line: int = 0
     lines: dict[Any, int]
+    # (key, line, first line): kept, not raised, so the rule parser can name the rule and key path.
+    duplicates: list[tuple[Any, int, int]]
 
 
 class PosList(list):
@@ -35,16 +39,14 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
     out = PosDict()
     out.line = node.start_mark.line + 1
     out.lines = {}
+    out.duplicates = []
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str | int | float | bool) and key is not None:
             raise RuleError("mapping keys must be scalars", path=loader.name, line=key_node.start_mark.line + 1)
         if key in out:
-            raise RuleError(
-                f"duplicate key {key!r} (first at line {out.lines[key]})",
-                path=loader.name,
-                line=key_node.start_mark.line + 1,
-            )
+            out.duplicates.append((key, key_node.start_mark.line + 1, out.lines[key]))
+            continue
         out[key] = loader.construct_object(value_node, deep=True)
         out.lines[key] = key_node.start_mark.line + 1
     return out
@@ -80,6 +82,20 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         raise RuleError(f"invalid YAML: {exc}", path=name) from None
     finally:
         loader.dispose()
+
+
+def duplicate_keys(node: Any, path: str = "") -> list[tuple[str, int, int]]:
+    """Every duplicate key below ``node`` as (key path, line, first line), in document order."""
+    found: list[tuple[str, int, int]] = []
+    if isinstance(node, PosDict):
+        for key, line, first in node.duplicates:
+            found.append((f"{path}.{key}" if path else str(key), line, first))
+        for key, value in node.items():
+            found.extend(duplicate_keys(value, f"{path}.{key}" if path else str(key)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found.extend(duplicate_keys(value, f"{path}[{i}]"))
+    return sorted(found, key=lambda d: d[1])
 
 
 def line_of(container: Any, key: Any, default: int | None = None) -> int | None:
