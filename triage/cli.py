@@ -16,7 +16,7 @@ import typer
 
 from triage.commands.common import RunOptions
 from triage.commands.pull import make_live_options
-from triage.errors import TriageError
+from triage.errors import RuleErrors, TriageError
 
 app = typer.Typer(
     name="triage",
@@ -41,6 +41,11 @@ def run(fn: Callable[[], int]) -> None:
     """Call a command function; TriageError -> one line on stderr and its exit code."""
     try:
         code = fn()
+    except RuleErrors as exc:  # --collect: one line per error
+        for err in exc.errors:
+            typer.echo(f"triage: error: {err}", err=True)
+        typer.echo(f"triage: {len(exc.errors)} rule error(s)", err=True)
+        raise typer.Exit(exc.exit_code) from None
     except TriageError as exc:
         typer.echo(f"triage: error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
@@ -237,6 +242,58 @@ def suggest_rules(
 
     opts = _options(sources, rules, disable, "", config=config)
     run(lambda: cmd(opts, top=top, min_count=min_count, out=out))
+
+
+rules_app = typer.Typer(help="Inspect, test and lint the rule catalog.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+RulePaths = Annotated[
+    list[Path] | None, typer.Argument(help="Rule files or folders to check (default: the whole catalog).")
+]
+Collect = Annotated[bool, typer.Option("--collect", help="Report every rule load error at once.")]
+
+
+def _rules_options(rules: list[Path] | None, disable: list[str] | None, collect: bool = False):
+    from triage.commands.rules import RulesOptions
+
+    return RulesOptions(rules=tuple(rules or ()), disable=tuple(disable or ()), collect=collect)
+
+
+@rules_app.command("list")
+def rules_list(
+    fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
+    rules: Rules = None,
+    disable: Disable = None,
+) -> None:
+    """List the rules: id, title, severity, category, source file."""
+    from triage.commands.rules import list_rules
+
+    run(lambda: list_rules(_rules_options(rules, disable), fmt=fmt.value))
+
+
+@rules_app.command("show")
+def rules_show(
+    rule_id: Annotated[str, typer.Argument(help="Rule id.")], rules: Rules = None, disable: Disable = None
+) -> None:
+    """Everything about one rule."""
+    from triage.commands.rules import show_rule
+
+    run(lambda: show_rule(_rules_options(rules, disable), rule_id))
+
+
+@rules_app.command("test")
+def rules_test(paths: RulePaths = None, rules: Rules = None, disable: Disable = None, collect: Collect = False) -> None:
+    """Run every example both ways through the matcher; exit 1 on any failure."""
+    from triage.commands.rules import test_rules
+
+    run(lambda: test_rules(_rules_options(rules, disable, collect), tuple(paths or ())))
+
+
+@rules_app.command("lint")
+def rules_lint(paths: RulePaths = None, rules: Rules = None, disable: Disable = None, collect: Collect = False) -> None:
+    """Quality checks: examples both ways, empty or slow patterns, overlaps, prefilter, placeholders."""
+    from triage.commands.rules import lint_rules
+
+    run(lambda: lint_rules(_rules_options(rules, disable, collect), tuple(paths or ())))
 
 
 def main() -> None:

@@ -33,11 +33,17 @@ class Catalog:
         return next((r for r in self.rules if r.id == rule_id), None)
 
 
-def _display(path: Path) -> str:
+def display_name(path: Path) -> str:
+    """How errors and listings name a rule file: relative to the working directory when below it."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def files_of(paths: Iterable[Path]) -> set[str]:
+    """Display names of every rule file under ``paths`` (to pick the rules a command should look at)."""
+    return {display_name(f) for p in paths for f in rule_files(Path(p))}
 
 
 def rule_files(path: Path) -> list[Path]:
@@ -50,7 +56,7 @@ def rule_files(path: Path) -> list[Path]:
 
 def load_file(path: Path, errors: list[RuleError] | None = None) -> list[Rule]:
     """Rules of one file. With ``errors`` given, collect every bad rule instead of stopping at the first."""
-    name = _display(path)
+    name = display_name(path)
     doc = load_yaml(path, name)
     if doc is None:
         return []
@@ -120,6 +126,8 @@ def load_catalog(
     for index, folder in enumerate(folders):
         for rule in load_dir(Path(folder), errors):
             old = by_id.get(rule.id)
+            if old is not None and old.source.path == rule.source.path:
+                continue  # the same file reached twice (a folder given twice, or the built-in folder)
             if old is None:
                 if builtin and index == 0:
                     builtin_ids.add(rule.id)
