@@ -40,7 +40,10 @@ def write_export(path: Path, n: int) -> None:
             entry = {
                 "timestamp": f"2025-09-05T{sec // 3600 % 24:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}.{frac:03d}000Z",
                 "logName": "projects/p/logs/run.googleapis.com%2Fstdout",
-                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api", "revision_name": "api-00001-abc"}},
+                "resource": {
+                    "type": "cloud_run_revision",
+                    "labels": {"service_name": "api", "revision_name": "api-00001-abc"},
+                },
                 "insertId": f"{i:024x}",
                 "textPayload": f"request finished trace={i:040x}{'5f3c9a0e1b2d4c6e8f7a'}.",
             }

@@ -161,7 +161,9 @@ def test_duplicate_ids_across_files(tmp_path):
 
 def test_duplicate_ids_across_team_catalogs(tmp_path):
     write(tmp_path / "a", "r.yaml", "rules:\n" + GOOD.format(id="team-one", regex="alpha", problem="p", match="alpha"))
-    b = write(tmp_path / "b", "r.yaml", "rules:\n" + GOOD.format(id="team-one", regex="beta", problem="p", match="beta"))
+    b = write(
+        tmp_path / "b", "r.yaml", "rules:\n" + GOOD.format(id="team-one", regex="beta", problem="p", match="beta")
+    )
     with pytest.raises(RuleError, match=f'^{b}:2: rule "team-one": id: duplicate id'):
         load_catalog([tmp_path / "a", tmp_path / "b"])
 
@@ -194,12 +196,31 @@ def test_disable(tmp_path):
 
 def test_builtin_catalog_has_the_issue_ids():
     ids = {r.id for r in load_catalog().rules}
-    required = """postgres-connection-refused postgres-connection-timeout cloudsql-socket-unavailable
-        redis-connection-failed secret-key-invalid missing-config-env import-time-initialization app-startup-failed
-        container-exit-nonzero startup-probe-failed container-failed-to-listen memory-limit-exceeded
-        no-available-instance instance-start-failed request-timeout secret-access-denied dns-resolution-failed
-        connection-timeout service-connection-refused tls-verification-failed module-not-found
-        syntax-error-at-import port-in-use""".split()
+    required = [
+        "postgres-connection-refused",
+        "postgres-connection-timeout",
+        "cloudsql-socket-unavailable",
+        "redis-connection-failed",
+        "secret-key-invalid",
+        "missing-config-env",
+        "import-time-initialization",
+        "app-startup-failed",
+        "container-exit-nonzero",
+        "startup-probe-failed",
+        "container-failed-to-listen",
+        "memory-limit-exceeded",
+        "no-available-instance",
+        "instance-start-failed",
+        "request-timeout",
+        "secret-access-denied",
+        "dns-resolution-failed",
+        "connection-timeout",
+        "service-connection-refused",
+        "tls-verification-failed",
+        "module-not-found",
+        "syntax-error-at-import",
+        "port-in-use",
+    ]
     assert set(required) <= ids
 
 
@@ -302,7 +323,7 @@ def test_lint_findings(tmp_path):
     lines = result.stdout.splitlines()
     p = str(path)
     expected = [
-        f'{p}:15: rule "team-sloppy": overlap: examples.match[0] is also matched by \'postgres-connection-refused\' '
+        f"{p}:15: rule \"team-sloppy\": overlap: examples.match[0] is also matched by 'postgres-connection-refused' "
         "without a declared relation (relations.symptom_of or relations.overlaps)",
         f'{p}:2: rule "team-sloppy": examples: no no_match examples (every rule needs examples both ways)',
         f'{p}:2: rule "team-sloppy": no-prefilter: no literal of 3+ characters is required, so the rule runs on '

@@ -111,7 +111,12 @@ def describe_condition(cond: Condition) -> str:
         f = cond.frame
         keys = [
             f"{k}={v!r}"
-            for k, v in (("function", f.function), ("file", f.file), ("app", f.app), ("code", f.code and f.code.pattern))
+            for k, v in (
+                ("function", f.function),
+                ("file", f.file),
+                ("app", f.app),
+                ("code", f.code and f.code.pattern),
+            )
             if v is not None
         ]
         parts.append("frame(" + ", ".join(keys) + ")")
@@ -119,7 +124,9 @@ def describe_condition(cond: Condition) -> str:
 
 
 def _first_line(example_entry: dict) -> str:
-    text = str(example_entry.get("textPayload") or example_entry.get("jsonPayload") or example_entry.get("protoPayload") or "")
+    text = str(
+        example_entry.get("textPayload") or example_entry.get("jsonPayload") or example_entry.get("protoPayload") or ""
+    )
     line = next((s for s in text.splitlines() if s.strip()), "")
     return line if len(line) <= 110 else line[:107] + "..."
 

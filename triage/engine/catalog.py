@@ -66,7 +66,8 @@ def load_file(path: Path, errors: list[RuleError] | None = None) -> list[Rule]:
         raise RuleError(f"duplicate key (first at line {first})", path=name, line=line, key=str(key))
     extra = [k for k in doc if k != "rules"]
     if extra:
-        raise RuleError("unknown top-level key (only 'rules')", path=name, line=line_of(doc, extra[0]), key=str(extra[0]))
+        line = line_of(doc, extra[0])
+        raise RuleError("unknown top-level key (only 'rules')", path=name, line=line, key=str(extra[0]))
     items = doc["rules"]
     if not isinstance(items, list):
         raise RuleError("'rules' must be a list", path=name, line=line_of(doc, "rules"), key="rules")

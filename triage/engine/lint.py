@@ -86,10 +86,12 @@ def nested_quantifier(pattern: str) -> bool:
                     return True
                 if walk(arg[2]):
                     return True
-            elif op is sc.SUBPATTERN and walk(arg[-1]):
-                return True
-            elif op is sc.BRANCH and any(walk(b) for b in arg[1]):
-                return True
+            elif op is sc.SUBPATTERN:
+                if walk(arg[-1]):
+                    return True
+            elif op is sc.BRANCH:
+                if any(walk(b) for b in arg[1]):
+                    return True
             elif op is sc.ATOMIC_GROUP and walk(arg):
                 return True
         return False
@@ -134,13 +136,16 @@ def lint(catalog: Catalog, rules: Iterable[Rule] | None = None, *, timeout_s: fl
     ids = {r.id for r in catalog.rules}
     by_id = {r.id: r for r in catalog.rules}
     out: list[Finding] = []
+    builtins = ", ".join(sorted(BUILTIN_PLACEHOLDERS))
 
     def add(rule: Rule, line: int | None, code: str, message: str) -> None:
         out.append(Finding(rule.source.path, line or rule.source.line or 0, rule.id, code, message))
 
     for rule in chosen:
         if not rule.examples_match or not rule.examples_no_match:
-            missing = " and ".join(k for k, v in (("match", rule.examples_match), ("no_match", rule.examples_no_match)) if not v)
+            missing = " and ".join(
+                k for k, v in (("match", rule.examples_match), ("no_match", rule.examples_no_match)) if not v
+            )
             add(rule, None, "examples", f"no {missing} examples (every rule needs examples both ways)")
         for key, pattern, line in _patterns(rule):
             if pattern.search("") is not None:
@@ -149,16 +154,37 @@ def lint(catalog: Catalog, rules: Iterable[Rule] | None = None, *, timeout_s: fl
                 add(rule, line, "nested-quantifier", f"{key} nests unbounded quantifiers (catastrophic backtracking)")
             spent, which = time_pattern(pattern, timeout_s)
             if spent >= timeout_s:
-                add(rule, line, "slow-pattern", f"{key} hits the {timeout_s:g} s regex timeout on adversarial input ({which})")
+                add(
+                    rule,
+                    line,
+                    "slow-pattern",
+                    f"{key} hits the {timeout_s:g} s regex timeout on adversarial input ({which})",
+                )
             elif spent > SLOW_S:
                 add(rule, line, "slow-pattern", f"{key} takes {spent * 1000:.0f} ms on adversarial input ({which})")
         if not rule_literals(rule):
-            add(rule, None, "no-prefilter", "no literal of 3+ characters is required, so the rule runs on every event (add keywords)")
+            add(
+                rule,
+                None,
+                "no-prefilter",
+                "no literal of 3+ characters is required, so the rule runs on every event (add keywords)",
+            )
         short = [k for k in rule.keywords if len(k) < MIN_LITERAL]
         if short:
-            add(rule, None, "no-prefilter", f"keywords shorter than {MIN_LITERAL} characters match almost every event: {short}")
+            add(
+                rule,
+                None,
+                "no-prefilter",
+                f"keywords shorter than {MIN_LITERAL} characters match almost every event: {short}",
+            )
         for name in sorted(rule.unknown_placeholders):
-            add(rule, None, "placeholder", f"{{{name}}} is not captured by any pattern of the rule (builtins: {', '.join(sorted(BUILTIN_PLACEHOLDERS))}); it renders as \"unknown {name}\"")
+            add(
+                rule,
+                None,
+                "placeholder",
+                f"{{{name}}} is not captured by any pattern of the rule (builtins: {builtins}); "
+                f'it renders as "unknown {name}"',
+            )
         for rel in rule.symptom_of + rule.overlaps:
             if rel not in ids:
                 add(rule, None, "relation", f"relates to unknown rule id {rel!r}")

@@ -47,10 +47,9 @@ def regex_literal(pattern: str, ignore_case: bool = False) -> str | None:
     """Longest literal every match of ``pattern`` must contain, or None."""
     try:
         parsed = sre_parse.parse(pattern)
-    except Exception:
+    except Exception:  # `regex` syntax that `re` cannot parse: no literal, not an error
         return None
-    if parsed.state.flags & sc.SRE_FLAG_IGNORECASE:
-        pass
+    # Case does not matter: the prefilter lower-cases both the literals and the text.
     runs: list[str] = []
     _runs(parsed, runs)
     best = max(runs, key=len, default="")

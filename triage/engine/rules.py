@@ -181,7 +181,7 @@ class Condition:
                 raise ctx.error(f"{path}.severity", f"unknown severity {name!r}", d, "severity")
             severity = (op, SEVERITY_LEVELS[name])
         logs = _str_list(ctx, d, "log", f"{path}.log")
-        for _i, kind in enumerate(logs):
+        for kind in logs:
             if kind not in LOG_KINDS:
                 raise ctx.error(f"{path}.log", f"unknown log kind {kind!r} (one of {', '.join(LOG_KINDS)})", d, "log")
         exception = None
@@ -267,9 +267,11 @@ class Rule:
             raise ctx.error("id", "required: lower-case letters, digits and dashes", d, "id")
         ctx.rule = rid
         for key_path, line, first in duplicate_keys(d):
-            raise RuleError(f"duplicate key (first at line {first})", path=source.path, line=line, rule=rid, key=key_path)
+            message = f"duplicate key (first at line {first})"
+            raise RuleError(message, path=source.path, line=line, rule=rid, key=key_path)
         _unknown(ctx, d, RULE_KEYS, "")
-        required = {k: _get(ctx, d, k, k, str) for k in ("title", "severity", "category", "problem", "root_cause", "fix")}
+        names = ("title", "severity", "category", "problem", "root_cause", "fix")
+        required = {k: _get(ctx, d, k, k, str) for k in names}
         for key, value in required.items():
             if not value:
                 raise ctx.error(key, "required", d)
@@ -351,10 +353,12 @@ def _examples(ctx: _Ctx, ex: Mapping, key: str) -> tuple[Example, ...]:
             if "text" in item:
                 _unknown(ctx, item, EXAMPLE_KEYS, path)
                 if not isinstance(item["text"], str):
-                    raise ctx.error(f"{path}.text", f"must be a string, not {type(item['text']).__name__}", item, "text")
+                    message = f"must be a string, not {type(item['text']).__name__}"
+                    raise ctx.error(f"{path}.text", message, item, "text")
                 kind = item.get("log", "stderr")
                 if kind not in LOG_KINDS:
-                    raise ctx.error(f"{path}.log", f"unknown log kind {kind!r} (one of {', '.join(LOG_KINDS)})", item, "log")
+                    message = f"unknown log kind {kind!r} (one of {', '.join(LOG_KINDS)})"
+                    raise ctx.error(f"{path}.log", message, item, "log")
                 sev = item.get("severity", "DEFAULT")
                 if not isinstance(sev, str) or sev.upper() not in SEVERITY_LEVELS:
                     raise ctx.error(f"{path}.severity", f"unknown severity {sev!r}", item, "severity")
@@ -388,7 +392,10 @@ def example_entry(item: Mapping[str, Any]) -> dict[str, Any]:
         "logName": f"projects/example/logs/{_LOG_NAMES.get(log, log)}",
         "resource": {
             "type": "cloud_run_revision",
-            "labels": {"service_name": item.get("service", "example-service"), "revision_name": "example-service-00001-abc"},
+            "labels": {
+                "service_name": item.get("service", "example-service"),
+                "revision_name": "example-service-00001-abc",
+            },
         },
         "labels": {"instanceId": "00example"},
         "textPayload": str(item["text"]),
