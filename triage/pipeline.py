@@ -8,12 +8,14 @@ matcher. Only matches are kept, so memory grows with findings, not with benign e
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import regex as re
 
-from triage.analysis.history import History
+from triage import fastpath
+from triage.analysis.history import History, service_of_revision
 from triage.engine.matcher import Match, Matcher, MatchStats
 from triage.events import assemble
 from triage.records import NotAnEntry, Record, from_entry
@@ -46,10 +48,10 @@ class Collected:
     error_events: list = field(default_factory=list)  # unmatched error-like events (for clustering)
 
 
-def _records(source: Source, stats: RunStats) -> Iterator[Record]:
+def _records(source: Source, stats: RunStats, entries: Iterable[Mapping[str, Any]] | None = None) -> Iterator[Record]:
     heap: list[tuple[str, str, str, int, Record]] = []
     seq = 0
-    for entry in source.entries():
+    for entry in source.entries() if entries is None else entries:
         try:
             rec = from_entry(entry)
         except NotAnEntry as exc:
@@ -66,9 +68,11 @@ def _records(source: Source, stats: RunStats) -> Iterator[Record]:
         yield heapq.heappop(heap)[-1]
 
 
-def merged_records(sources: Sequence[Source], stats: RunStats) -> Iterator[Record]:
+def merged_records(
+    sources: Sequence[Source], stats: RunStats, entries: Sequence[Iterable[Mapping[str, Any]]] | None = None
+) -> Iterator[Record]:
     """All sources' records in timestamp order; ties keep a stable, input-order-free order."""
-    streams = [_records(s, stats) for s in sources]
+    streams = [_records(s, stats, entries[i] if entries else None) for i, s in enumerate(sources)]
     return heapq.merge(*streams, key=lambda r: (r.timestamp, r.insert_id, r.message))
 
 
@@ -90,18 +94,63 @@ def is_error_like(event) -> bool:
     return _FAILURE_WORDS.search(head) is not None and _LOW_LEVEL.match(head) is None
 
 
-def collect(sources: Sequence[Source], matcher: Matcher, keep_unmatched_errors: int = 50_000) -> Collected:
+def collect(
+    sources: Sequence[Source], matcher: Matcher, keep_unmatched_errors: int = 50_000, fast: bool = True
+) -> Collected:
+    """Run the stages. ``fast`` uses the raw-line prefilter and worker processes (triage.fastpath) when
+    that is equivalent; ``fast=False`` is the plain reference path: every line parsed, normalised,
+    reassembled and matched. Both give the same issues, counts, history and statistics."""
     stats = RunStats(sources=[s.name for s in sources])
     history = History()
     matches: list[Match] = []
     unmatched: list = []
+    pool = None
+    entries = None
+    aggregates: list = []
+    first_urls: dict[str, tuple[str, str, str, str]] = {}
+    if fast and fastpath.fast_ok(sources, matcher):
+        pool = fastpath.pool_for(matcher)
+        aggregates = [fastpath.Aggregate() for _ in sources]
+        entries = [fastpath.source_entries(s, pool, a) for s, a in zip(sources, aggregates, strict=True)]
 
     def observed(records: Iterable[Record]) -> Iterator[Record]:
         for rec in records:
+            if pool is not None and rec.log == "requests" and rec.revision and rec.request_url.startswith("http"):
+                service = rec.service or service_of_revision(rec.revision)
+                if service and service not in history.urls:
+                    first_urls[service] = (rec.timestamp, rec.insert_id, rec.message, rec.request_url)
             history.observe(rec)
             yield rec
 
-    for event in assemble(observed(merged_records(sources, stats))):
+    try:
+        _run(observed(merged_records(sources, stats, entries)), matcher, history, stats, matches, unmatched,
+             keep_unmatched_errors)
+    finally:
+        if pool is not None:
+            pool.terminate()
+    if pool is not None:
+        # Each light line is one benign standalone event in the reference path.
+        light = sum(a.lines for a in aggregates)
+        stats.events += light
+        matcher.stats.events += light
+        if matcher.unfiltered:
+            matcher.stats.candidates += light
+        for agg in aggregates:
+            fastpath.apply_aggregate(history, agg, first_urls)
+
+    for s in sources:
+        stats.entries += s.stats.entries
+        stats.malformed += s.stats.malformed
+        stats.partial = stats.partial or s.stats.partial
+        stats.notes.extend(s.stats.notes)
+    stats.rule_timeouts = dict(sorted(matcher.stats.timeouts.items()))
+    for rule_id, why in sorted(matcher.stats.disabled.items()):
+        stats.notes.append(f"Rule {rule_id} was switched off for the rest of the run after {why}.")
+    return Collected(matches, history, stats, unmatched)
+
+
+def _run(records, matcher, history, stats, matches, unmatched, keep_unmatched_errors) -> None:
+    for event in assemble(records):
         stats.events += 1
         found = matcher.match(event)
         error_like = is_error_like(event)
@@ -115,16 +164,6 @@ def collect(sources: Sequence[Source], matcher: Matcher, keep_unmatched_errors: 
             stats.unmatched_error_events += 1
             if len(unmatched) < keep_unmatched_errors:
                 unmatched.append(event)
-
-    for s in sources:
-        stats.entries += s.stats.entries
-        stats.malformed += s.stats.malformed
-        stats.partial = stats.partial or s.stats.partial
-        stats.notes.extend(s.stats.notes)
-    stats.rule_timeouts = dict(sorted(matcher.stats.timeouts.items()))
-    for rule_id, why in sorted(matcher.stats.disabled.items()):
-        stats.notes.append(f"Rule {rule_id} was switched off for the rest of the run after {why}.")
-    return Collected(matches, history, stats, unmatched)
 
 
 __all__ = ["Collected", "MatchStats", "RunStats", "collect", "merged_records"]

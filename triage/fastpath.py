@@ -1,0 +1,215 @@
+"""Main side of the fast path: chunks of JSON-lines files go to worker processes (raw prefilter and
+light decoding, ``fastscan``); only the lines that can matter come back, in file order, and take the
+same full path as in the reference (normalise, reorder, reassemble, match, observe). The light lines'
+history counters are merged in at the end. Memory stays bounded: at most ``IN_FLIGHT`` chunks are
+outstanding and only their full lines travel.
+
+Used only when it is provably equivalent to the reference path: every source is a JSON-lines file (or
+stdin, gzipped or not), and no rule without literals could match a benign line (see ``fast_ok``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from triage.analysis.history import History
+from triage.engine.matcher import Matcher
+from triage.engine.rules import Condition, Rule
+from triage.fastscan import Aggregate, ChunkResult, init_worker, scan_chunk
+from triage.sources.files import FileSource, open_stream
+
+CHUNK = 16 << 20  # bytes of one task
+CONTEXT = 256 << 10  # bytes searched for traceback heads on each side of a chunk
+IN_FLIGHT = 4  # chunks handed out and not yet consumed, per source
+_LIGHT_LOGS = frozenset({"stdout", "stderr", "requests", "other"})
+
+
+def _cond_can_be_light(cond: Condition) -> bool:
+    """Could this condition hold for a light line (severity < ERROR, no traceback, not system/audit)?"""
+    if cond.exception is not None or cond.frame is not None:
+        return False  # both need a parsed traceback, and light lines hold no traceback head
+    if cond.log and not (set(cond.log) & _LIGHT_LOGS):
+        return False
+    if cond.severity is not None:
+        op, level = cond.severity
+        if (op in (">=", "==") and level >= 500) or (op == ">" and level >= 499):
+            return False
+    return True
+
+
+def _rule_can_be_light(rule: Rule) -> bool:
+    spec = rule.match
+    if not all(_cond_can_be_light(c) for c in spec.all):
+        return False
+    return not spec.any or any(_cond_can_be_light(c) for c in spec.any)
+
+
+def fast_ok(sources: Sequence[Any], matcher: Matcher) -> bool:
+    if not sources or not all(type(s) is FileSource for s in sources):
+        return False
+    if any(_rule_can_be_light(matcher.catalog.rules[i]) for i in matcher.unfiltered):
+        return False  # such a rule must see every line
+    return all(s.path == "-" or _is_json_lines(s.path) for s in sources)
+
+
+def _is_json_lines(path: str) -> bool:
+    try:
+        stream = open_stream(path)
+    except OSError:
+        return False
+    try:
+        head = stream.peek(64)[:64]
+    except (OSError, EOFError):
+        return False
+    finally:
+        stream.close()
+    return head.lstrip()[:1] == b"{"
+
+
+def _plain_file(path: str) -> bool:
+    if path == "-":
+        return False
+    with open(path, "rb") as f:
+        return f.read(2) != b"\x1f\x8b"
+
+
+def _file_tasks(path: str) -> Iterator[tuple]:
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        lo = 0
+        while lo < size:
+            hi = min(size, lo + CHUNK)
+            if hi < size:  # end the chunk after a newline
+                f.seek(hi)
+                tail = f.read(1 << 20)
+                nl = tail.find(b"\n")
+                while nl < 0 and tail:
+                    more = f.read(1 << 20)
+                    if not more:
+                        break
+                    tail += more
+                    nl = tail.find(b"\n")
+                hi = size if nl < 0 else hi + nl + 1
+            yield (path, lo, hi, max(0, lo - CONTEXT), min(size, hi + CONTEXT))
+            lo = hi
+
+
+def _stream_tasks(source: FileSource) -> Iterator[tuple]:
+    """Chunks of a stream (gzip, stdin), each sent with the neighbours' edges as context."""
+    stream = open_stream(source.path)
+    prev_tail = b""
+    pending = b""
+    try:
+        while True:
+            try:
+                block = stream.read(CHUNK)
+            except (OSError, EOFError) as exc:
+                source.stats.partial = True
+                source.stats.notes.append(f"{source.name}: read stopped early: {exc}")
+                block = b""
+            if not block:
+                break
+            data = pending + block
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                pending = data
+                continue
+            current, pending = data[:cut], data[cut:]
+            yield from _emit(current, prev_tail, pending)
+            prev_tail = current[-CONTEXT:]
+        if pending:
+            yield from _emit(pending, prev_tail, b"")
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def _emit(current: bytes, before: bytes, after: bytes) -> Iterator[tuple]:
+    data = before + current + after[:CONTEXT]
+    yield (data, len(before), len(before) + len(current), 0, len(data))
+
+
+class _Pipe:
+    """Hands a source's chunks to the pool and yields their results in order, a few at a time."""
+
+    def __init__(self, pool: Any, tasks: Iterator[tuple]) -> None:
+        self.pool = pool
+        self.tasks = tasks
+
+    def __iter__(self) -> Iterator[ChunkResult]:
+        window: deque = deque()
+        for task in self.tasks:
+            window.append(self.pool.apply_async(scan_chunk, (task,)))
+            if len(window) >= IN_FLIGHT:
+                yield window.popleft().get()
+        while window:
+            yield window.popleft().get()
+
+
+def full_entries(source: FileSource, results: Iterator[ChunkResult], agg: Aggregate) -> Iterator[Mapping[str, Any]]:
+    """The full lines of ``source`` as LogEntry mappings, in file order; counts as FileSource does."""
+    lines = entries = 0
+    for res in results:
+        for line_no, entry_no, line in res.full:
+            source.stats.entries = entries + entry_no
+            try:
+                item = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                source._malformed(lines + line_no, f"invalid JSON: {str(exc).split(':')[0]}")
+                continue
+            if isinstance(item, dict):
+                yield item
+            else:
+                source._malformed(lines + line_no, f"a JSON {type(item).__name__}, not a LogEntry object")
+        lines += res.lines
+        entries += res.entries
+        source.stats.entries = entries
+        agg.merge(res.agg)
+
+
+def pool_for(matcher: Matcher) -> Any:
+    literals = tuple(lit for lits in matcher.literals.values() for lit in lits)
+    workers = max(1, min(2, os.cpu_count() or 1))
+    ctx = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+    return ctx.Pool(workers, initializer=init_worker, initargs=(literals,))
+
+
+def source_entries(source: FileSource, pool: Any, agg: Aggregate) -> Iterator[Mapping[str, Any]]:
+    tasks = _file_tasks(source.path) if _plain_file(source.path) else _stream_tasks(source)
+    return full_entries(source, iter(_Pipe(pool, tasks)), agg)
+
+
+def apply_aggregate(history: History, agg: Aggregate, first_urls: dict[str, tuple[str, str, str, str]]) -> None:
+    """Merge light lines' counters into the history, as if each had been observed in time order."""
+    if agg.first_ts and (not history.first_ts or agg.first_ts < history.first_ts):
+        history.first_ts = agg.first_ts
+    history.last_ts = max(history.last_ts, agg.last_ts)
+    for service, n in agg.service_entries.items():
+        history.service_entries[service] += n
+    for (service, name), a in agg.revisions.items():
+        st = history.revision(service, name)
+        st.entries += a.entries
+        if a.first and (not st.first_seen or a.first < st.first_seen):
+            st.first_seen = a.first
+        st.last_seen = max(st.last_seen, a.last)
+        for inst in a.instances:
+            if len(st.instances) >= 10_000:
+                break
+            st.instances.add(inst)
+        st.requests += a.requests
+        st.served += a.served
+        st.errors_5xx += a.errors_5xx
+        st.errors_429 += a.errors_429
+    # The reference keeps the first request URL in time order: the smaller sort key of both paths.
+    for service, cand in agg.urls.items():
+        full = first_urls.get(service)
+        if full is None or cand < full:
+            scheme, _, rest = cand[3].partition("://")
+            history.urls[service] = f"{scheme}://{rest.split('/', 1)[0]}"
