@@ -17,17 +17,18 @@ not error-like, so only its contribution to the revision history is kept, aggreg
 from __future__ import annotations
 
 import gc
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import orjson
-import regex
 
 from triage.analysis.history import service_of_revision
 from triage.engine.prefilter import RawPrefilter
-from triage.events import _CHAIN_LINES, _EXC_RE, TRACEBACK_HEAD, _seconds
+from triage.events import _CHAIN_LINES, _EXC_RE, MAX_GAP_S, TRACEBACK_HEAD, _seconds
 from triage.records import SEVERITY_LEVELS, NotAnEntry, from_entry, log_kind, normalize_timestamp, severity_name
 
 HEAD = TRACEBACK_HEAD.encode()
@@ -41,8 +42,9 @@ MARKERS = (
     "\\u00",
     *(f"\\ud{c}" for c in "89abcdef"),
 )
-TB_SLACK_S = 30.0  # how far (in log time) a traceback's lines may stray from its head and from each other
-_CANON_TS = regex.compile(r"[0-9]{4}-.{5}T.{8}\.[0-9]{6}Z")
+TB_SLACK_S = 2.0  # seconds a traceback's lines may stray, in log time, from where reassembly expects them
+_TS = r"[0-9]{4}-.{5}T.{8}\.[0-9]{6}Z"
+_CANON_BLOCK = re.compile(f"(?:{_TS}\n)*{_TS}")
 
 
 class _RL(msgspec.Struct):
@@ -84,7 +86,7 @@ class _Light(msgspec.Struct):
     labels: _Labels = msgspec.field(default_factory=_Labels)
     textPayload: str | None = None
     jsonPayload: _Json | None = None
-    protoPayload: msgspec.Raw | None = None
+    protoPayload: Any = None
     httpRequest: _Http | None = None
 
 
@@ -169,8 +171,12 @@ def _record(line: bytes):
         return None
 
 
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _windows(data: bytes, starts: list[int]) -> dict[tuple[str, str, str], list[list[float]]]:
-    """(service, revision, instance) -> [[from, to], ...] seconds around each traceback head."""
+    """(service, revision, instance) -> [[from, to], ...] (normalised timestamps) around each traceback head."""
     wins: dict[tuple[str, str, str], list[list[float]]] = {}
     for start in starts:
         end = data.find(b"\n", start)
@@ -181,7 +187,8 @@ def _windows(data: bytes, starts: list[int]) -> dict[tuple[str, str, str], list[
         if rec is None or rec.log not in ("stdout", "stderr"):
             continue
         t = _seconds(rec.timestamp) if rec.timestamp else 0.0
-        wins.setdefault((rec.service, rec.revision, rec.instance), []).append([t - TB_SLACK_S, t + TB_SLACK_S])
+        key = (rec.service, rec.revision, rec.instance)
+        wins.setdefault(key, []).append([_iso(t - TB_SLACK_S), _iso(t + MAX_GAP_S + TB_SLACK_S)])
     return wins
 
 
@@ -204,15 +211,34 @@ def scan_chunk(task: tuple[Any, int, int, int, int]) -> ChunkResult:
     return _scan(data, lo, hi, hits, wins, pf)
 
 
+def _classify(log_name: str, severity: Any) -> str:
+    """The log kind if lines of this logName and severity may be light, else ""."""
+    kind = log_kind(log_name)[0]
+    if kind in ("audit", "system") or SEVERITY_LEVELS[severity_name(severity)] >= 500:
+        return ""
+    return kind
+
+
+def _has_message(jp: _Json) -> bool:
+    m = jp.message
+    if type(m) is str and m:
+        return True
+    return any(isinstance(v, str) and v for v in (jp.msg, jp.textPayload, jp.event, jp.log))
+
+
+def _timestamps(ts: list[str]) -> list[str]:
+    """Normalised timestamps; Cloud Logging's own shape passes unchanged (checked in one regex call)."""
+    if _CANON_BLOCK.fullmatch("\n".join(ts)):
+        return ts
+    return [normalize_timestamp(t) if t else "" for t in ts]
+
+
 def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPrefilter) -> ChunkResult:
-    dec = _STATE["dec"]
+    decode = _STATE["dec"].decode
+    classes: dict[tuple[str, Any], str] = _STATE.setdefault("classes", {})
     full: list[tuple[int, int, bytes]] = []
-    agg = Aggregate()
-    kinds: dict[str, str] = {}
-    levels: dict[Any, int] = {}
-    rev_service: dict[str, str] = {}
-    built: list[tuple[int, int, bytes, str]] = []  # request lines with a built message, checked in one scan
-    light: list[tuple] = []
+    groups: dict[tuple[str, str, str], list[str]] = {}  # light lines without httpRequest: timestamps per key
+    with_http: list[tuple] = []
     pos = lo
     line_no = entry_no = 0
     for raw in data[lo:hi].split(b"\n"):
@@ -227,124 +253,141 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             full.append((line_no, entry_no, line))
             continue
         try:
-            e = dec.decode(line)
+            e = decode(line)
         except msgspec.DecodeError:
             full.append((line_no, entry_no, line))
             continue
-        kind = kinds.get(e.logName)
+        ck = (e.logName, e.severity)
+        kind = classes.get(ck)
         if kind is None:
-            kind = kinds[e.logName] = log_kind(e.logName)[0]
-        sev = e.severity
-        level = levels.get(sev)
-        if level is None:
-            level = levels[sev] = SEVERITY_LEVELS[severity_name(sev)]
-        if (
-            level >= 500
-            or kind in ("audit", "system")
-            or e.protoPayload is not None
-            or not (e.logName or e.timestamp is not None or e.textPayload is not None or e.jsonPayload is not None
-                    or e.httpRequest is not None)
-        ):
+            kind = classes[ck] = _classify(*ck)
+        if not kind or e.protoPayload is not None:
             full.append((line_no, entry_no, line))
             continue
-        if e.httpRequest is not None and e.jsonPayload is not None:
-            full.append((line_no, entry_no, line))
-            continue
-        if e.textPayload is None and e.jsonPayload is not None:
-            jp = e.jsonPayload
-            if not any(isinstance(v, str) and v for v in (jp.message, jp.msg, jp.textPayload, jp.event, jp.log)):
-                full.append((line_no, entry_no, line))  # message built from the payload's fields
-                continue
-        ts = e.timestamp or e.receiveTimestamp or ""
-        if ts and not _CANON_TS.fullmatch(ts):
-            ts = normalize_timestamp(ts)
-        rl = e.resource.labels
-        service = rl.service_name or rl.job_name
-        revision = rl.revision_name or e.labels.execution
-        instance = e.labels.instanceId
-        if wins and kind in ("stdout", "stderr"):
-            spans = wins.get((service, revision, instance))
-            if spans:
-                t = _seconds(ts) if ts else 0.0
-                inside = [s for s in spans if s[0] <= t <= s[1]]
-                if inside:
-                    full.append((line_no, entry_no, line))
-                    rec = _record(line)
-                    if rec is not None and _may_continue(rec.message):
-                        for s in inside:
-                            s[1] = max(s[1], t + 5.0 + TB_SLACK_S)
-                    continue
+        text = e.textPayload
         http = e.httpRequest
-        message = e.textPayload
-        if http is not None and e.jsonPayload is None and message is None:
-            status_txt = "" if http.status is None else str(http.status)
-            message = f"{http.requestMethod} {status_txt} {http.requestUrl}".strip()
-            built.append((line_no, entry_no, line, message))
+        if text is None:
+            jp = e.jsonPayload
+            if jp is not None:
+                if http is not None or not _has_message(jp):
+                    full.append((line_no, entry_no, line))
+                    continue
+            elif http is None and not e.logName and e.timestamp is None:
+                full.append((line_no, entry_no, line))  # maybe not a LogEntry: the full path decides
+                continue
+        rl = e.resource.labels
+        labels = e.labels
+        key = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
+        ts = e.timestamp or e.receiveTimestamp or ""
+        if wins and key in wins and kind in ("stdout", "stderr"):
+            t = ts if _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
+            inside = [s for s in wins[key] if s[0] <= t <= s[1]]
+            if inside:
+                full.append((line_no, entry_no, line))
+                rec = _record(line)
+                if rec is not None and _may_continue(rec.message):
+                    until = _iso(_seconds(t) + MAX_GAP_S + TB_SLACK_S) if t else ""
+                    for s in inside:
+                        s[1] = max(s[1], until)
+                continue
+        if http is None:
+            g = groups.get(key)
+            if g is None:
+                groups[key] = [ts]
+            else:
+                g.append(ts)
+        else:
+            with_http.append((line_no, entry_no, line, key, ts, http, e.insertId, text, kind))
+    agg = Aggregate()
+    agg.lines = sum(map(len, groups.values()))
+    rev_service: dict[str, str] = _STATE.setdefault("rev_service", {})
+
+    def state(key: tuple[str, str, str], n: int, stamps: list[str]) -> RevAgg | None:
+        service, revision, instance = key
         if not service and revision:
             service = rev_service.get(revision)
             if service is None:
                 service = rev_service[revision] = service_of_revision(revision)
-        light.append((line_no, entry_no, line, ts, service, revision, instance, kind, http, e.insertId, message))
-    if built:  # a literal may span the fields of a built request message ("GET 500 ...")
-        offs, off = [], 0
-        for b in built:
-            offs.append(off)
-            off += len(b[3].encode()) + 1
-        ends = pf.hit_offsets("\n".join(b[3] for b in built).encode())
-        bad = {built[bisect_right(offs, end - 1) - 1][0] for end in ends}
-        if bad:
-            full.extend((ln, en, li) for ln, en, li, _ in built if ln in bad)
-            light = [x for x in light if x[0] not in bad]
-            full.sort()
-    _aggregate(light, agg)
+        stamps = [t for t in stamps if t]
+        if stamps:
+            lo_t, hi_t = min(stamps), max(stamps)
+            if not agg.first_ts or lo_t < agg.first_ts:
+                agg.first_ts = lo_t
+            agg.last_ts = max(agg.last_ts, hi_t)
+        if not service:
+            return None
+        agg.service_entries[service] = agg.service_entries.get(service, 0) + n
+        if not revision:
+            return None
+        st = agg.revisions.get((service, revision))
+        if st is None:
+            st = agg.revisions[(service, revision)] = RevAgg()
+        st.entries += n
+        if stamps:
+            if not st.first or lo_t < st.first:
+                st.first = lo_t
+            st.last = max(st.last, hi_t)
+        if instance:
+            st.instances.add(instance)
+        return st
+
+    for key, stamps in groups.items():
+        state(key, len(stamps), _timestamps(stamps))
+    if with_http:
+        _requests(with_http, full, agg, pf, state)
     return ChunkResult(line_no, entry_no, full, agg)
 
 
-def _aggregate(light: list[tuple], agg: Aggregate) -> None:
-    """History.observe for light records, as counters (order-free, so chunks can be merged in any order)."""
-    agg.lines = len(light)
-    first = last = ""
-    service_entries = agg.service_entries
-    revisions = agg.revisions
+def _requests(lines: list[tuple], full: list, agg: Aggregate, pf: RawPrefilter, state) -> None:
+    """Light lines with an httpRequest: request counters, the first URL, and the built message check."""
+    built: list[tuple[int, str]] = []
+    for i, (_ln, _en, _line, _key, _ts, http, _iid, text, _kind) in enumerate(lines):
+        if text is None:
+            status = "" if http.status is None else str(http.status)
+            built.append((i, f"{http.requestMethod} {status} {http.requestUrl}".strip()))
+    bad: set[int] = set()
+    if built:  # a literal may span the fields of a built message ("GET 500 https://...")
+        offs, off = [], 0
+        for _, msg in built:
+            offs.append(off)
+            off += len(msg.encode()) + 1
+        ends = pf.hit_offsets("\n".join(msg for _, msg in built).encode())
+        bad = {built[bisect_right(offs, end - 1) - 1][0] for end in ends}
+    messages = dict(built)
+    stamps = _timestamps([x[4] for x in lines])
     urls = agg.urls
-    for _ln, _en, _line, ts, service, revision, instance, kind, http, insert_id, message in light:
-        if ts:
-            if not first or ts < first:
-                first = ts
-            if ts > last:
-                last = ts
-        if not service:
+    by_status: dict[tuple, list[str]] = {}
+    for i, (ln, en, line, key, _ts, http, insert_id, text, kind) in enumerate(lines):
+        if i in bad:
+            full.append((ln, en, line))
             continue
-        service_entries[service] = service_entries.get(service, 0) + 1
-        if not revision:
-            continue
-        st = revisions.get((service, revision))
-        if st is None:
-            st = revisions[(service, revision)] = RevAgg()
-        st.entries += 1
-        if ts:
-            if not st.first or ts < st.first:
-                st.first = ts
-            if ts > st.last:
-                st.last = ts
-        if instance:
-            st.instances.add(instance)
-        if kind == "requests" and http is not None:
-            url = http.requestUrl
-            if url.startswith("http"):
-                cand = (ts, insert_id, message or "", url)
-                cur = urls.get(service)
+        ts = stamps[i]
+        status = http.status if kind == "requests" else None
+        if isinstance(status, str):
+            status = int(status) if status.isdigit() else None
+        g = by_status.get((key, status))
+        if g is None:
+            by_status[(key, status)] = [ts]
+        else:
+            g.append(ts)
+        if kind == "requests" and key[1] and http.requestUrl.startswith("http"):
+            service = key[0] or service_of_revision(key[1])
+            cur = urls.get(service)
+            if cur is None or ts <= cur[0]:
+                cand = (ts, insert_id, text if text is not None else messages[i], http.requestUrl)
                 if cur is None or cand < cur:
                     urls[service] = cand
-            status = http.status
-            if isinstance(status, str):
-                status = int(status) if status.isdigit() else None
-            if status is not None:
-                st.requests += 1
-                if status == 429:
-                    st.errors_429 += 1
-                elif status >= 500:
-                    st.errors_5xx += 1
-                else:
-                    st.served += 1
-    agg.first_ts, agg.last_ts = first, last
+    for (key, status), ts_list in by_status.items():
+        agg.lines += len(ts_list)
+        st = state(key, len(ts_list), ts_list)
+        if st is None or status is None:
+            continue
+        st.requests += len(ts_list)
+        if status == 429:
+            st.errors_429 += len(ts_list)
+        elif status >= 500:
+            st.errors_5xx += len(ts_list)
+        else:
+            st.served += len(ts_list)
+    if bad:
+        full.sort()
