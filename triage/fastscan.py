@@ -335,6 +335,8 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
         state(key, len(stamps), _timestamps(stamps))
     if with_http:
         _requests(with_http, full, agg, pf, state)
+    if hi > lo and data[hi - 1 : hi] == b"\n":
+        line_no -= 1  # the piece after the last newline is not a line
     return ChunkResult(line_no, entry_no, full, agg)
 
 
