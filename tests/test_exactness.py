@@ -84,7 +84,8 @@ def summary(path: Path, fast: bool) -> dict:
     return {
         "issues": [
             (i.service, i.rule.id, i.count, i.status, i.first_seen, i.last_seen, i.revisions, i.instances,
-             i.fixed_in, i.verified, sorted(i.captures.items()), [(m.event.timestamp, m.event.message) for m in i.evidence])
+             i.fixed_in, i.verified, sorted(i.captures.items()),
+             [(m.event.timestamp, m.event.message) for m in i.evidence])
             for i in issues
         ],
         "services": [(s.name, s.status, s.entries, s.latest.name if s.latest else None) for s in services],
@@ -103,7 +104,9 @@ def summary(path: Path, fast: bool) -> dict:
         "matcher": (matcher.stats.events, matcher.stats.candidates, matcher.stats.matched),
         # A traceback event can be emitted a little later when benign lines are skipped; order among matches
         # is not an output (issues sort by time), so compare them as a sorted list.
-        "matches": sorted((m.rule.id, m.event.timestamp, m.event.message, sorted(m.captures.items())) for m in c.matches),
+        "matches": sorted(
+            (m.rule.id, m.event.timestamp, m.event.message, sorted(m.captures.items())) for m in c.matches
+        ),
         "unmatched_errors": sorted((e.timestamp, e.message) for e in c.error_events),
     }
 
