@@ -25,7 +25,8 @@ from triage.engine.rules import Condition, Rule
 from triage.fastscan import Aggregate, ChunkResult, init_worker, scan_chunk
 from triage.sources.files import FileSource, open_stream
 
-CHUNK = 16 << 20  # bytes of one task
+CHUNK = 16 << 20  # bytes of one task (a file region; workers read it themselves)
+STREAM_CHUNK = 4 << 20  # bytes of one task read from a stream (sent through a pipe, so kept small)
 CONTEXT = 256 << 10  # bytes searched for traceback heads on each side of a chunk
 IN_FLIGHT = 4  # chunks handed out and not yet consumed, per source
 _LIGHT_LOGS = frozenset({"stdout", "stderr", "requests", "other"})
@@ -109,7 +110,7 @@ def _stream_tasks(source: FileSource) -> Iterator[tuple]:
     try:
         while True:
             try:
-                block = stream.read(CHUNK)
+                block = stream.read(STREAM_CHUNK)
             except (OSError, EOFError) as exc:
                 source.stats.partial = True
                 source.stats.notes.append(f"{source.name}: read stopped early: {exc}")
