@@ -112,6 +112,7 @@ class Aggregate:
     service_entries: dict[str, int] = field(default_factory=dict)
     revisions: dict[tuple[str, str], RevAgg] = field(default_factory=dict)
     urls: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)  # service -> (ts, id, msg, url)
+    instance_ready: dict[str, str] = field(default_factory=dict)  # instance -> earliest served request
 
     def merge(self, other: Aggregate) -> None:
         self.lines += other.lines
@@ -137,6 +138,9 @@ class Aggregate:
         for svc, cand in other.urls.items():
             if svc not in self.urls or cand < self.urls[svc]:
                 self.urls[svc] = cand
+        for inst, ts in other.instance_ready.items():
+            if inst not in self.instance_ready or ts < self.instance_ready[inst]:
+                self.instance_ready[inst] = ts
 
 
 @dataclass
@@ -150,7 +154,22 @@ class ChunkResult:
 _STATE: dict[str, Any] = {}
 
 
+class _Probe:
+    """What ``pipeline.is_error_like`` reads of an event, for a light line (which holds no traceback)."""
+
+    __slots__ = ("log", "message")
+    level = 0
+    is_traceback = False
+
+    def __init__(self, log: str, message: str) -> None:
+        self.log = log
+        self.message = message
+
+
 def init_worker(literals: tuple[str, ...]) -> None:
+    from triage.pipeline import is_error_like  # the pipeline imports this module
+
+    _STATE["error_like"] = is_error_like
     _STATE["pf"] = RawPrefilter((*literals, *MARKERS))
     _STATE["dec"] = msgspec.json.Decoder(_Light)
     gc.disable()  # the chunk's objects are short-lived; the cyclic collector only costs time here
@@ -236,6 +255,8 @@ def _timestamps(ts: list[str]) -> list[str]:
 def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPrefilter) -> ChunkResult:
     decode = _STATE["dec"].decode
     classes: dict[tuple[str, Any], str] = _STATE.setdefault("classes", {})
+    classes_level: dict[tuple[str, Any], int] = _STATE.setdefault("classes_level", {})
+    error_like = _STATE["error_like"]
     full: list[tuple[int, int, bytes]] = []
     groups: dict[tuple[str, str, str], list[str]] = {}  # light lines without httpRequest: timestamps per key
     with_http: list[tuple] = []
@@ -261,6 +282,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
         kind = classes.get(ck)
         if kind is None:
             kind = classes[ck] = _classify(*ck)
+            classes_level[ck] = SEVERITY_LEVELS[severity_name(ck[1])]
         if not kind or e.protoPayload is not None:
             full.append((line_no, entry_no, line))
             continue
@@ -275,6 +297,14 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             elif http is None and not e.logName and e.timestamp is None:
                 full.append((line_no, entry_no, line))  # maybe not a LogEntry: the full path decides
                 continue
+        # An unlevelled line can be error-like by its words (pipeline.is_error_like): the full path.
+        if (
+            kind in ("stdout", "stderr")
+            and not classes_level[ck]
+            and (text is None or error_like(_Probe(kind, text)))
+        ):
+            full.append((line_no, entry_no, line))
+            continue
         rl = e.resource.labels
         labels = e.labels
         key = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
@@ -379,11 +409,17 @@ def _requests(lines: list[tuple], full: list, agg: Aggregate, pf: RawPrefilter, 
                 cand = (ts, insert_id, text if text is not None else messages[i], http.requestUrl)
                 if cur is None or cand < cur:
                     urls[service] = cand
+    ready = agg.instance_ready
     for (key, status), ts_list in by_status.items():
         agg.lines += len(ts_list)
         st = state(key, len(ts_list), ts_list)
         if st is None or status is None:
             continue
+        instance = key[2]
+        if instance and status != 429 and status < 500:
+            first = min(ts_list)
+            if instance not in ready or first < ready[instance]:
+                ready[instance] = first
         st.requests += len(ts_list)
         if status == 429:
             st.errors_429 += len(ts_list)
