@@ -1,4 +1,4 @@
-# ruff: noqa: E501, SIM905 - realistic log texts are long
+# ruff: noqa: SIM905 - word lists read better as one string
 """Generate a realistic Cloud Run export (JSON lines), deterministic by seed.
 
 Usage: python benchmarks/generate.py N OUT [--seed S] [--gzip]
