@@ -14,6 +14,7 @@ import jsonschema
 import junitparser
 import pytest
 
+from tests.fake_logging import sample_entries
 from tests.helpers import deploy, entry
 from triage.commands.ci import CiOptions, ci
 from triage.commands.common import RunOptions
@@ -290,3 +291,30 @@ def test_step_summary_budget_is_respected_exactly_for_small_budgets(tmp_path, ca
 def test_stdin_source(tmp_path):
     r = cli(["-", "--github-annotations", "never"], tmp_path, github_env=False, input=FAILED.read_text())
     assert r.returncode == 1 and r.stdout.startswith("triage ci: FAIL")
+
+
+# ------------------------------------------------------------------ live (fake Cloud Logging server on 127.0.0.1)
+
+
+def _serve(fake, sample: Path) -> list[str]:
+    fake.reset([json.loads(line) for line in sample.read_text().splitlines()])
+    return ["--project", "acme-shop-prod", "--since", "1h", "--anonymous", "--api-endpoint", fake.rest_url]
+
+
+def test_live_run_fails_the_failed_deploy_and_links_to_the_project(tmp_path, fake):
+    r = cli([*_serve(fake, FAILED), "--since-deploy", "--format", "json", "--out", "ci.json"], tmp_path)
+    assert r.returncode == 1, r.stderr
+    view = json.loads((tmp_path / "ci.json").read_text())
+    assert view["gcp_project"] == "acme-shop-prod" and view["stats"]["entries"] == 237
+    assert view["issues"][0]["logs_url"].endswith("?project=acme-shop-prod")
+
+
+def test_live_read_failures_exit_3(tmp_path, fake):
+    args = _serve(fake, OK)
+    fake.fail(403)
+    r = cli(args, tmp_path)
+    assert r.returncode == 3 and "roles/logging.viewer" in r.stderr
+    fake.reset(sample_entries(1500, project="acme-shop-prod"))  # benign traffic, two pages
+    fake.fail(None, 403)  # the first page comes, the second is refused
+    r = cli([*args, "--allow-partial"], tmp_path)
+    assert r.returncode == 3 and r.stdout.startswith("triage ci: PARTIAL"), r.stdout + r.stderr

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_logging import FakeLogging
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "ci.md"
 SAMPLES = {"deploy-failed": 1, "deploy-ok": 0}
+VARS = {"$PROJECT": "acme-shop-prod", "$SERVICE": "inventory-api"}  # what the doc's jobs set
 
 
 def documented_commands() -> list[list[str]]:
@@ -35,8 +38,9 @@ COMMANDS = documented_commands()
 
 
 def test_the_doc_documents_commands():
-    assert len(COMMANDS) >= 3  # GitHub Actions, the baseline variant, Cloud Build
-    assert all(c[:3] == ["triage", "ci", "logs.json"] for c in COMMANDS)
+    assert len(COMMANDS) >= 4  # GitHub Actions (live), export variant, baseline variant, Cloud Build
+    assert all(c[:3] == ["triage", "ci", "logs.json"] or "--project" in c for c in COMMANDS)
+    assert any("--project" in c for c in COMMANDS)
 
 
 def _value(cmd: list[str], option: str) -> str | None:
@@ -45,9 +49,13 @@ def _value(cmd: list[str], option: str) -> str | None:
 
 @pytest.mark.parametrize("sample", sorted(SAMPLES))
 @pytest.mark.parametrize("n", range(len(COMMANDS)))
-def test_documented_command_runs_on_the_sample(tmp_path, sample, n):
-    cmd = COMMANDS[n]
-    shutil.copy(ROOT / "samples" / "scenarios" / f"{sample}.jsonl", tmp_path / "logs.json")
+def test_documented_command_runs_on_the_sample(tmp_path, sample, n, fake: FakeLogging):
+    cmd = [VARS.get(arg, arg) for arg in COMMANDS[n]]
+    logs = ROOT / "samples" / "scenarios" / f"{sample}.jsonl"
+    shutil.copy(logs, tmp_path / "logs.json")
+    if "--project" in cmd:  # a live run: the same sample, served by the fake Cloud Logging server
+        fake.reset([json.loads(line) for line in logs.read_text().splitlines()])
+        cmd += ["--anonymous", "--api-endpoint", fake.rest_url]
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "GITHUB_ACTIONS": "true",
            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
     baseline = _value(cmd, "--baseline")
