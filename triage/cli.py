@@ -37,6 +37,26 @@ class TableFormat(StrEnum):
     json = "json"
 
 
+class CiFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class FailOn(StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    any = "any"
+    none = "none"
+
+
+class Annotations(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 def run(fn: Callable[[], int]) -> None:
     """Call a command function; TriageError -> one line on stderr and its exit code."""
     try:
@@ -294,6 +314,73 @@ def rules_lint(paths: RulePaths = None, rules: Rules = None, disable: Disable = 
     from triage.commands.rules import lint_rules
 
     run(lambda: lint_rules(_rules_options(rules, disable, collect), tuple(paths or ())))
+
+
+FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on an open, new issue of this severity or worse.")]
+SinceDeploy = Annotated[bool, typer.Option("--since-deploy", help="Only issues seen since each service's last deploy.")]
+Baseline = Annotated[Path | None, typer.Option("--baseline", help="A previous JSON report: its issues never fail.")]
+CiFmt = Annotated[CiFormat, typer.Option("--format", help="What goes to stdout (or --out): text summary or json.")]
+Junit = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML (one case per rule and service).")]
+Sarif = Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 (one result per issue).")]
+GithubAnnotations = Annotated[
+    Annotations, typer.Option("--github-annotations", help="GitHub workflow-command annotations (auto: in Actions).")
+]
+
+
+@app.command()
+def ci(
+    sources: Sources = None,
+    fail_on: FailOnOpt = FailOn.high,
+    since_deploy: SinceDeploy = False,
+    baseline: Baseline = None,
+    fmt: CiFmt = CiFormat.text,
+    out: Out = None,
+    junit: Junit = None,
+    sarif: Sarif = None,
+    github_annotations: GithubAnnotations = Annotations.auto,
+    env: Env = "",
+    rules: Rules = None,
+    disable: Disable = None,
+    config: Config = None,
+    annotations: Notes = None,
+    project: Project = None,
+    service: Service = None,
+    since: Since = None,
+    from_: From = None,
+    to: To = None,
+    severity: Severity = None,
+    limit: Limit = None,
+    pushdown: Pushdown = False,
+    api_endpoint: ApiEndpoint = None,
+    anonymous: Anonymous = False,
+    allow_partial: AllowPartial = False,
+) -> None:
+    """Check a deploy's logs in CI: exit 0 pass, 1 issues at --fail-on, 2 bad input, 3 logs read partly."""
+    from triage.commands.ci import CiOptions
+    from triage.commands.ci import ci as cmd
+
+    ci_opts = CiOptions(
+        fail_on=fail_on.value,
+        since_deploy=since_deploy,
+        baseline=baseline,
+        fmt=fmt.value,
+        out=out,
+        junit=junit,
+        sarif=sarif,
+        annotations=github_annotations.value,
+    )
+
+    def go() -> int:
+        live = make_live_options(
+            project, service, since=since, from_=from_, to=to, severity=severity, limit=limit,
+            pushdown=pushdown, api_endpoint=api_endpoint, anonymous=anonymous, allow_partial=allow_partial,
+        )  # fmt: skip
+        opts = _options(
+            sources, rules, disable, env, config=config, annotations=annotations, live=live, gcp_project=project
+        )
+        return cmd(opts, ci_opts)
+
+    run(go)
 
 
 def main() -> None:

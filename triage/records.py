@@ -72,6 +72,7 @@ class Record:
     resource_name: str = ""  # audit resourceName
     labels: Mapping[str, str] = field(default_factory=dict)
     payload: Mapping[str, Any] | None = None  # audit protoPayload, kept for deploy/secret analysis
+    project: str = ""  # GCP project id (resource label project_id, else logName projects/P/...)
 
     @property
     def level(self) -> int:
@@ -200,7 +201,8 @@ def from_entry(entry: Any) -> Record:
         rtype = _str(resource.get("type"))
         rlabels = _str_map(resource.get("labels"))
     labels = _str_map(entry.get("labels"))
-    kind, audit_kind = log_kind(_str(entry.get("logName")))
+    log_name = _str(entry.get("logName"))
+    kind, audit_kind = log_kind(log_name)
 
     service = rlabels.get("service_name") or rlabels.get("job_name") or ""
     revision = rlabels.get("revision_name") or labels.get("run.googleapis.com/execution_name", "")
@@ -263,4 +265,12 @@ def from_entry(entry: Any) -> Record:
         resource_name=resource_name,
         labels=labels,
         payload=payload,
+        project=rlabels.get("project_id") or _project_of(log_name),
     )
+
+
+def _project_of(log_name: str) -> str:
+    """``projects/P/logs/...`` -> P (the logName of every LogEntry starts with its project)."""
+    if log_name.startswith("projects/"):
+        return log_name[9:].partition("/")[0]
+    return ""

@@ -100,6 +100,7 @@ class History:
         # instance -> first time it passed its startup probe or answered a request: before it, the
         # instance was starting (analysis.phase tells startup failures from request-time ones).
         self.instance_ready: dict[str, str] = {}
+        self.projects: Counter[str] = Counter()  # GCP project ids seen (for Logs Explorer links)
         self.first_ts = ""
         self.last_ts = ""
 
@@ -117,6 +118,8 @@ class History:
                 self.first_ts = ts
             if ts > self.last_ts:
                 self.last_ts = ts
+        if rec.project:
+            self.projects[rec.project] += 1
         service = rec.service or service_of_revision(rec.revision)
         if rec.log == "audit":
             self._audit(rec, service)

@@ -40,6 +40,7 @@ class RunOptions:
     previous: Path | None = None  # an earlier report's JSON, for "since the last audit"
     use_config: bool = True  # False: ignore ./triage.yaml (tests, --no-config)
     live: LiveOptions | None = None  # --project and friends: read Cloud Logging instead of files
+    gcp_project: str | None = None  # GCP project id for Logs Explorer links (default: the one the logs name)
 
 
 @dataclass
@@ -142,4 +143,5 @@ def build_model(opts: RunOptions, analysis: Analysis, prose: bool = True) -> dic
         findings=analysis.findings,
         project=analysis.project,
         previous=load_previous(opts.previous) if opts.previous else None,
+        gcp_project=opts.gcp_project,
     )

@@ -17,9 +17,11 @@ from triage.analysis.issues import FIXED, Issue
 from triage.analysis.services import ServiceState
 from triage.config import ProjectConfig
 from triage.engine.catalog import Catalog
+from triage.engine.literals import rule_literals
 from triage.events import LIB_MARKERS, TRACEBACK_HEAD
 from triage.pipeline import Collected
 from triage.report import sections
+from triage.report.links import add_links
 from triage.report.redact import Redactor
 
 SCHEMA = "triage.report/v1"
@@ -217,6 +219,7 @@ def build(
     findings: Findings | None = None,
     project: ProjectConfig | None = None,
     previous: Mapping[str, Any] | None = None,
+    gcp_project: str | None = None,
 ) -> dict[str, Any]:
     stats = collected.stats
     project = project or ProjectConfig()
@@ -233,6 +236,7 @@ def build(
         "project": project.project or None,
         "date": date,
         "environment": environment,
+        "gcp_project": gcp_project or main_project(history) or None,
         "partial": stats.partial,
         "window": {"start": history.first_ts or None, "end": history.last_ts or None},
         "stats": {
@@ -272,7 +276,15 @@ def build(
         model["architecture"] = sections.architecture(services, issues_out, history, project.dependencies)
         model["testing"] = sections.testing(services, issues_out)
         model["next_steps"] = sections.next_steps(services, issues_out)
-    return (redactor or Redactor()).model(model)
+    redacted = (redactor or Redactor()).model(model)
+    # Links are built from the redacted model (plus catalog literals), so they carry nothing redaction removed.
+    return add_links(redacted, {r.id: rule_literals(r) for r in catalog.rules})
+
+
+def main_project(history: History) -> str:
+    """The project most entries came from (ties: the first name), "" when the input names none."""
+    ranked = sorted(history.projects.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ranked[0][0] if ranked else ""
 
 
 __all__ = ["FIXED", "SCHEMA", "build", "excerpt", "issue_key"]
