@@ -109,13 +109,14 @@ def _stream_tasks(source: FileSource) -> Iterator[tuple]:
     pending = b""
     try:
         while True:
-            try:
-                block = stream.read(STREAM_CHUNK)
-            except (OSError, EOFError) as exc:
+            block, error = _read_chunk(stream)
+            if error is not None:
                 source.stats.partial = True
-                source.stats.notes.append(f"{source.name}: read stopped early: {exc}")
-                block = b""
+                source.stats.notes.append(f"{source.name}: read stopped early: {error}")
             if not block:
+                break
+            if error is not None:
+                pending += block  # the last piece before the error; no more reads after it
                 break
             data = pending + block
             cut = data.rfind(b"\n") + 1
@@ -130,6 +131,22 @@ def _stream_tasks(source: FileSource) -> Iterator[tuple]:
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+def _read_chunk(stream: Any) -> tuple[bytes, Exception | None]:
+    """Up to STREAM_CHUNK bytes in small reads, so a truncated gzip loses only its last piece."""
+    parts: list[bytes] = []
+    size = 0
+    while size < STREAM_CHUNK:
+        try:
+            piece = stream.read1(1 << 16) if hasattr(stream, "read1") else stream.read(1 << 16)
+        except (OSError, EOFError) as exc:
+            return b"".join(parts), exc
+        if not piece:
+            break
+        parts.append(piece)
+        size += len(piece)
+    return b"".join(parts), None
 
 
 def _emit(current: bytes, before: bytes, after: bytes) -> Iterator[tuple]:
