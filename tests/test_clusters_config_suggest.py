@@ -1,4 +1,4 @@
-"""Template mining, project config and `suggest-rules` (drafts must pass the rules test via the Matcher)."""
+"""Template mining, project config and `rules suggest` (drafts must pass the rules test via the Matcher)."""
 
 from __future__ import annotations
 
@@ -172,3 +172,21 @@ def test_suggestions_redact_examples_and_skip_small_clusters():
     assert len(drafts) == 1
     examples = drafts[0]["examples"]["match"]
     assert examples and all("hunter" not in e and "password=***" in e for e in examples)
+
+
+def test_rules_suggest_output_passes_rules_test_on_the_command_line(tmp_path: Path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    drafts = tmp_path / "drafts.yaml"
+    cmd = [sys.executable, "-m", "triage", "rules"]
+    sample = root / "samples" / "scenarios" / "healthy-unknown-error.jsonl"
+    made = subprocess.run([*cmd, "suggest", str(sample), "--out", str(drafts)], capture_output=True, text=True, cwd=root)
+    assert made.returncode == 0, made.stderr
+    assert "rules:" in drafts.read_text()
+    checked = subprocess.run([*cmd, "test", str(drafts)], capture_output=True, text=True, cwd=root)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    last = checked.stdout.strip().splitlines()[-1]
+    passed, failed = (int(x.split()[0]) for x in last.split(", "))
+    assert passed >= 4 and failed == 0, last

@@ -247,23 +247,6 @@ def pull(
     run(go)
 
 
-@app.command("suggest-rules")
-def suggest_rules(
-    sources: Sources = None,
-    out: Out = None,
-    top: Annotated[int, typer.Option("--top", help="At most this many draft rules.")] = 5,
-    min_count: Annotated[int, typer.Option("--min-count", help="Skip clusters with fewer events.")] = 2,
-    rules: Rules = None,
-    disable: Disable = None,
-    config: Config = None,
-) -> None:
-    """Draft YAML rules, with examples, for the largest clusters of unclassified errors."""
-    from triage.commands.suggest import suggest as cmd
-
-    opts = _options(sources, rules, disable, "", config=config)
-    run(lambda: cmd(opts, top=top, min_count=min_count, out=out))
-
-
 rules_app = typer.Typer(help="Inspect, test and lint the rule catalog.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 RulePaths = Annotated[
@@ -314,6 +297,23 @@ def rules_lint(paths: RulePaths = None, rules: Rules = None, disable: Disable = 
     from triage.commands.rules import lint_rules
 
     run(lambda: lint_rules(_rules_options(rules, disable, collect), tuple(paths or ())))
+
+
+@rules_app.command("suggest")
+def rules_suggest(
+    sources: Sources = None,
+    out: Out = None,
+    top: Annotated[int, typer.Option("--top", help="At most this many draft rules.")] = 5,
+    min_count: Annotated[int, typer.Option("--min-count", help="Skip clusters with fewer events.")] = 2,
+    rules: Rules = None,
+    disable: Disable = None,
+    config: Config = None,
+) -> None:
+    """Draft YAML rules, with examples, for the largest clusters of unclassified errors."""
+    from triage.commands.suggest import suggest as cmd
+
+    opts = _options(sources, rules, disable, "", config=config)
+    run(lambda: cmd(opts, top=top, min_count=min_count, out=out))
 
 
 FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on an open, new issue of this severity or worse.")]

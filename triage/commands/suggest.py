@@ -1,4 +1,4 @@
-"""`triage suggest-rules SOURCE...` (to become `triage rules suggest`): draft YAML rules for the largest
+"""`triage rules suggest SOURCE...`: draft YAML rules for the largest
 clusters of unclassified error events, with the events as examples.
 
 Every draft is checked before it is written: it must parse as a rule, match each of its ``match``
