@@ -82,6 +82,20 @@ def load_file(path: Path, errors: list[RuleError] | None = None) -> list[Rule]:
     return rules
 
 
+def _duplicate(rule: Rule, first: Rule, errors: list[RuleError] | None) -> None:
+    """Raise (or collect) the error for a second rule with ``first``'s id."""
+    exc = RuleError(
+        f"duplicate id (first defined at {first.source})",
+        path=rule.source.path,
+        line=rule.source.line,
+        rule=rule.id,
+        key="id",
+    )
+    if errors is None:
+        raise exc
+    errors.append(exc)
+
+
 def load_dir(path: Path, errors: list[RuleError] | None = None) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, Rule] = {}
@@ -95,16 +109,7 @@ def load_dir(path: Path, errors: list[RuleError] | None = None) -> list[Rule]:
             continue
         for rule in loaded:
             if rule.id in seen:
-                exc = RuleError(
-                    f"duplicate id (first defined at {seen[rule.id].source})",
-                    path=rule.source.path,
-                    line=rule.source.line,
-                    rule=rule.id,
-                    key="id",
-                )
-                if errors is None:
-                    raise exc
-                errors.append(exc)
+                _duplicate(rule, seen[rule.id], errors)
                 continue
             seen[rule.id] = rule
             rules.append(rule)
@@ -137,16 +142,7 @@ def load_catalog(
             else:
                 # Two team catalogs (or a team catalog twice) define one id: which one wins would depend
                 # on option order, so it is an error like a duplicate inside one folder.
-                exc = RuleError(
-                    f"duplicate id (first defined at {old.source})",
-                    path=rule.source.path,
-                    line=rule.source.line,
-                    rule=rule.id,
-                    key="id",
-                )
-                if errors is None:
-                    raise exc
-                errors.append(exc)
+                _duplicate(rule, old, errors)
                 continue
             by_id[rule.id] = rule
     if errors:
