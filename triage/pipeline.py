@@ -28,7 +28,10 @@ REORDER_WINDOW = 4096
 
 @dataclass
 class RunStats:
+    # Invariant (checked at the end of ``collect``): entries == parsed + malformed. Every item a source
+    # read is either a record the run used or a malformed entry the report counts.
     entries: int = 0
+    parsed: int = 0
     malformed: int = 0
     events: int = 0
     error_events: int = 0
@@ -38,6 +41,11 @@ class RunStats:
     notes: list[str] = field(default_factory=list)
     rule_timeouts: dict[str, int] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        """Nothing was dropped silently: every entry read was parsed or counted malformed."""
+        return self.entries == self.parsed + self.malformed
 
 
 @dataclass
@@ -60,6 +68,7 @@ def _records(source: Source, stats: RunStats, entries: Iterable[Mapping[str, Any
                 source.stats.notes.append(f"{source.name}: entry {source.stats.entries}: {exc}")
             continue
         seq += 1
+        stats.parsed += 1
         # insertId and text break timestamp ties so equal-time entries sort the same in any input order.
         heapq.heappush(heap, (rec.timestamp, rec.insert_id, rec.message, seq, rec))
         if len(heap) > REORDER_WINDOW:
@@ -132,6 +141,7 @@ def collect(
         # Each light line is one benign standalone event in the reference path.
         light = sum(a.lines for a in aggregates)
         stats.events += light
+        stats.parsed += light  # parsed in the workers, never turned into records here
         matcher.stats.events += light
         if matcher.unfiltered:
             matcher.stats.candidates += light
@@ -146,6 +156,8 @@ def collect(
     stats.rule_timeouts = dict(sorted(matcher.stats.timeouts.items()))
     for rule_id, why in sorted(matcher.stats.disabled.items()):
         stats.notes.append(f"Rule {rule_id} was switched off for the rest of the run after {why}.")
+    # A source that counts differently from what it yields is a bug, not something to report around.
+    assert stats.balanced, f"entries {stats.entries} != parsed {stats.parsed} + malformed {stats.malformed}"
     return Collected(matches, history, stats, unmatched)
 
 

@@ -120,7 +120,10 @@ def normalize_timestamp(value: Any) -> str:
         return ""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except OverflowError:  # year 1 or 9999 shifted out of range by its offset
+        return ""
 
 
 def _str(value: Any) -> str:
@@ -130,7 +133,13 @@ def _str(value: Any) -> str:
 def _str_map(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
-    return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
+    # Labels are map<string, string>; scalars of another type are stringified, nested values dropped
+    # (their repr could be megabytes, or recurse past the interpreter's limit).
+    return {
+        str(k): v if isinstance(v, str) else str(v)
+        for k, v in value.items()
+        if isinstance(v, str | int | float | bool)
+    }
 
 
 def log_kind(log_name: str) -> tuple[str, str]:
@@ -239,7 +248,7 @@ def from_entry(entry: Any) -> Record:
         raw_status = http.get("status")
         if isinstance(raw_status, int) and not isinstance(raw_status, bool):
             status = raw_status
-        elif isinstance(raw_status, str) and raw_status.isdigit():
+        elif isinstance(raw_status, str) and raw_status.isascii() and raw_status.isdigit():  # not "²"
             status = int(raw_status)
         latency = _latency(http.get("latency"))
         url = _str(http.get("requestUrl"))

@@ -224,8 +224,15 @@ def _deployed_revision(payload: Mapping[str, Any]) -> str:
     return ""
 
 
-def _secret_refs(node: Any, env: str = "") -> Iterable[tuple[str, str]]:
+# A service spec is about ten levels deep; logs are untrusted, and the JSON parser allows ~1000 levels,
+# which is past Python's recursion limit.
+MAX_SPEC_DEPTH = 64
+
+
+def _secret_refs(node: Any, env: str = "", depth: int = 0) -> Iterable[tuple[str, str]]:
     """(env var, secret) pairs referenced anywhere in a deploy request (v1 secretKeyRef, v2 secret)."""
+    if depth > MAX_SPEC_DEPTH:
+        return
     if isinstance(node, Mapping):
         name = node.get("name") if isinstance(node.get("name"), str) else env
         ref = node.get("secretKeyRef")
@@ -235,7 +242,7 @@ def _secret_refs(node: Any, env: str = "") -> Iterable[tuple[str, str]]:
                 yield (env, secret.rsplit("/", 1)[-1])
         for key, value in node.items():
             if key != "secretKeyRef":
-                yield from _secret_refs(value, name if key in ("valueFrom", "valueSource") else env)
+                yield from _secret_refs(value, name if key in ("valueFrom", "valueSource") else env, depth + 1)
     elif isinstance(node, list):
         for item in node:
-            yield from _secret_refs(item, env)
+            yield from _secret_refs(item, env, depth + 1)

@@ -7,6 +7,7 @@ text from changing the markdown's structure: ``cell`` for table cells, ``code`` 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,9 @@ def utc(value: Any) -> str:
     return text[:19].replace("T", " ") if len(text) >= 19 else text
 
 
+@functools.lru_cache(maxsize=8)
 def environment(extra_dir: Path | None = None) -> jinja2.Environment:
+    """One environment per template folder: jinja2 caches compiled templates (and reloads changed files)."""
     dirs = [str(extra_dir)] if extra_dir else []
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([*dirs, str(templates_dir())]),

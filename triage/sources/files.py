@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -115,30 +116,63 @@ class FileSource:
         try:
             items = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            # A broken array (truncated export): fall back to reading it object by object.
-            self._malformed(1, f"invalid JSON array ({exc}); reading it line by line")
-            self.stats.entries += 1
-            yield from self._json_lines(io.BytesIO(data.lstrip().lstrip(b"[")), lenient=True)
+            body = data.lstrip()[1:].lstrip()[:1]
+            if body not in (b"{", b"[", b"]", b""):
+                # "[INFO] ..." or "[2025-09-05 ...]": a text log whose lines start with a bracket.
+                yield from self._text(io.BytesIO(data))
+            else:
+                yield from self._broken_array(data, exc)
             return
         if not isinstance(items, list):
             self.stats.entries += 1
             self._malformed(1, "expected a JSON array of LogEntry objects")
             return
+        yield from self._items(list(enumerate(items, 1)))
+
+    def _items(self, numbered: list[tuple[int, Any]]) -> Iterator[Mapping[str, Any]]:
         # gcloud prints newest first; stable sort keeps equal timestamps in file order.
-        indexed = [(i, x) for i, x in enumerate(items)]
-        indexed.sort(key=lambda ix: normalize_timestamp(ix[1].get("timestamp")) if isinstance(ix[1], dict) else "")
-        for i, item in indexed:
+        numbered.sort(key=lambda ix: normalize_timestamp(ix[1].get("timestamp")) if isinstance(ix[1], dict) else "")
+        for n, item in numbered:
             self.stats.entries += 1
             if isinstance(item, dict):
                 yield item
             else:
-                self._malformed(i + 1, f"array item is a {type(item).__name__}, not an object")
+                self._malformed(n, f"array item is a {type(item).__name__}, not an object")
 
-    def _json_lines(self, stream: BinaryIO, lenient: bool = False) -> Iterator[Mapping[str, Any]]:
+    def _broken_array(self, data: bytes, exc: Exception) -> Iterator[Mapping[str, Any]]:
+        """Recover the objects of an array that does not parse (a truncated or damaged export).
+
+        gcloud pretty-prints one object over many lines, so this walks the array object by object; the
+        first item that does not parse ends the walk and counts as one malformed entry. An array that
+        never closes means the export was cut: the source is partial.
+        """
+        # surrogateescape keeps invalid bytes invalid, so orjson still rejects them when re-reading an item.
+        text = data.decode("utf-8", errors="surrogateescape")
+        decoder = json.JSONDecoder()
+        pos, numbered = text.index("[") + 1, []
+        while True:
+            while pos < len(text) and text[pos] in " \t\r\n,":
+                pos += 1
+            if pos >= len(text) or text[pos] == "]":
+                break
+            line_no = text.count("\n", 0, pos) + 1
+            try:
+                _, end = decoder.raw_decode(text, pos)
+                item = orjson.loads(text[pos:end].encode("utf-8", errors="surrogateescape"))
+            except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
+                self.stats.entries += 1
+                self._malformed(line_no, f"invalid JSON array item ({str(err).split(':')[0]}); rest of the file skipped")
+                break
+            numbered.append((line_no, item))
+            pos = end
+        if not data.rstrip().endswith(b"]"):
+            self.stats.partial = True
+            self.stats.notes.append(f"{self.name}: the JSON array is not closed (truncated export?): {exc}")
+        yield from self._items(numbered)
+
+    def _json_lines(self, stream: BinaryIO) -> Iterator[Mapping[str, Any]]:
         for line_no, raw in enumerate(stream, 1):
             line = raw.strip()
-            if lenient:
-                line = line.rstrip(b",").rstrip(b"]").strip()
             if not line:
                 continue
             self.stats.entries += 1

@@ -1,0 +1,48 @@
+"""Run the whole pipeline on untrusted input and return every output, for the safety tests."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from triage.analysis.issues import analyse
+from triage.analysis.services import build_services
+from triage.commands.common import Analysis, RunOptions, build_model, file_sources
+from triage.engine import Matcher, load_catalog
+from triage.pipeline import collect
+from triage.report.render import render_json, render_markdown
+
+ENTRY_DEFAULTS = {
+    "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+    "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api", "revision_name": "api-00001-abc"}},
+    "labels": {"instanceId": "00aa"},
+}
+
+# The built-in catalog parsed once: property tests run the pipeline hundreds of times.
+builtin_catalog = functools.cache(load_catalog)
+
+
+def analysis_of(options: RunOptions) -> Analysis:
+    """``commands.common.run_analysis`` with the built-in catalog cached."""
+    catalog = builtin_catalog()
+    collected = collect(file_sources(options.sources), Matcher(catalog))
+    issues = analyse(collected.matches, collected.history)
+    services = build_services(collected.history, issues, options.environment, options.service_names)
+    return Analysis(catalog, collected, issues, services)
+
+
+def run_bytes(chunks: Sequence[bytes], **opts: Any) -> tuple[Any, dict, str, str]:
+    """Write each chunk to its own file, run report: (stats, model, markdown, json)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, data in enumerate(chunks):
+            p = Path(tmp) / f"in{i}.log"
+            p.write_bytes(data)
+            paths.append(str(p))
+        options = RunOptions(sources=tuple(paths), date="2025-09-05", **opts)
+        analysis = analysis_of(options)
+        model = build_model(options, analysis)
+        return analysis.collected.stats, model, render_markdown(model), render_json(model)
