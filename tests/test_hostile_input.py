@@ -49,7 +49,9 @@ fields = {
         json_values,
     ),
     "resource": st.one_of(st.just(ENTRY_DEFAULTS["resource"]), st.text(max_size=20), json_values),
-    "labels": st.one_of(st.just({"instanceId": "00aa", "commit-sha": "abc"}), st.lists(json_values, max_size=3), json_values),
+    "labels": st.one_of(
+        st.just({"instanceId": "00aa", "commit-sha": "abc"}), st.lists(json_values, max_size=3), json_values
+    ),
     "insertId": st.one_of(st.sampled_from(["dup", "dup", "a1"]), json_values),
     "textPayload": st.one_of(
         st.sampled_from(
@@ -136,7 +138,10 @@ def test_truncated_json(items, data):
 
 
 @SETTINGS
-@given(st.lists(st.binary(max_size=60), min_size=1, max_size=5), st.sampled_from([b"\x00", b"\xff\xfe", b"\xc3(", b"\xed\xa0\x80"]))
+@given(
+    st.lists(st.binary(max_size=60), min_size=1, max_size=5),
+    st.sampled_from([b"\x00", b"\xff\xfe", b"\xc3(", b"\xed\xa0\x80"]),
+)
 def test_nul_bytes_and_invalid_utf8(parts, bad):
     line = orjson.dumps({**ENTRY_DEFAULTS, "timestamp": "2025-09-05T10:00:00Z", "textPayload": "x"})
     check([bad.join(parts), line[:20] + bad + line[20:] + b"\n" + line + b"\n", b"ERROR " + bad + b" text line\n"])
@@ -163,7 +168,9 @@ def test_nesting_just_under_the_parser_limit():
     # orjson accepts ~1000 levels, which is at Python's recursion limit: code that walks payloads recursively
     # (deploy requests, labels) must not fall over.
     depth = 1000
-    nested = b'{"env":[' * (depth // 2) + b'{"name":"X","valueFrom":{"secretKeyRef":{"name":"s"}}}' + b"]}" * (depth // 2)
+    nested = (
+        b'{"env":[' * (depth // 2) + b'{"name":"X","valueFrom":{"secretKeyRef":{"name":"s"}}}' + b"]}" * (depth // 2)
+    )
     deploy = {
         "timestamp": "2025-09-05T10:00:00Z",
         "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
@@ -183,13 +190,17 @@ def test_nesting_just_under_the_parser_limit():
 def test_ten_megabyte_line():
     big = "A" * (10 * 1024 * 1024)
     entry = {**ENTRY_DEFAULTS, "timestamp": "2025-09-05T10:00:00Z", "severity": "ERROR", "textPayload": big}
-    stats, model, md, js = run_bytes([orjson.dumps(entry) + b"\n", b"ERROR " + big.encode() + b"\n"])
+    stats, _, md, js = run_bytes([orjson.dumps(entry) + b"\n", b"ERROR " + big.encode() + b"\n"])
     assert stats.parsed == 2 and stats.malformed == 0
     assert len(md) < 100_000 and len(js) < 200_000
 
 
 def test_truncated_gzip_is_partial():
-    data = gzip.compress(jsonl([{**ENTRY_DEFAULTS, "timestamp": f"2025-09-05T10:00:{s:02d}Z", "textPayload": "x" * 50} for s in range(60)]))
+    data = gzip.compress(
+        jsonl(
+            [{**ENTRY_DEFAULTS, "timestamp": f"2025-09-05T10:00:{s:02d}Z", "textPayload": "x" * 50} for s in range(60)]
+        )
+    )
     stats, model, md, js = run_bytes([data[: len(data) // 2]])
     assert stats.partial and model["partial"] is True
     assert "PARTIAL" in md and orjson.loads(js)["partial"] is True
@@ -197,10 +208,12 @@ def test_truncated_gzip_is_partial():
 
 
 def test_truncated_gcloud_array_keeps_whole_objects_and_is_partial():
-    items = [{**ENTRY_DEFAULTS, "timestamp": f"2025-09-05T10:00:{s:02d}Z", "textPayload": f"line {s}"} for s in range(5)]
+    items = [
+        {**ENTRY_DEFAULTS, "timestamp": f"2025-09-05T10:00:{s:02d}Z", "textPayload": f"line {s}"} for s in range(5)
+    ]
     blob = orjson.dumps(items, option=orjson.OPT_INDENT_2)
     cut = blob.index(b"line 3")  # inside the fourth object
-    stats, model, md, _ = run_bytes([blob[:cut]])
+    stats, _, md, _ = run_bytes([blob[:cut]])
     assert (stats.entries, stats.parsed, stats.malformed) == (4, 3, 1)
     assert stats.partial and "PARTIAL" in md
 

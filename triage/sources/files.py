@@ -161,7 +161,8 @@ class FileSource:
                 item = orjson.loads(text[pos:end].encode("utf-8", errors="surrogateescape"))
             except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
                 self.stats.entries += 1
-                self._malformed(line_no, f"invalid JSON array item ({str(err).split(':')[0]}); rest of the file skipped")
+                why = str(err).split(":")[0]
+                self._malformed(line_no, f"invalid JSON array item ({why}); rest of the file skipped")
                 break
             numbered.append((line_no, item))
             pos = end
