@@ -80,6 +80,10 @@ Rules = Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule fo
 Disable = Annotated[list[str] | None, typer.Option("--disable", help="Turn a rule off by id (repeatable).")]
 Env = Annotated[str, typer.Option("--env", help="Environment name shown in the report (e.g. staging).")]
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
+Redact = Annotated[
+    list[str] | None,
+    typer.Option("--redact", help="Extra regex to mask in every output (repeatable; adds to config redact:)."),
+]
 Previous = Annotated[
     Path | None, typer.Option("--previous", help="An earlier report's JSON: mark issues new, persisting, regressed.")
 ]
@@ -157,6 +161,7 @@ def report(
     api_endpoint: ApiEndpoint = None,
     anonymous: Anonymous = False,
     allow_partial: AllowPartial = False,
+    redact: Redact = None,
 ) -> None:
     """Render the dated audit report from log exports or, with --project, from Cloud Logging."""
     from triage.commands.report import report as cmd
@@ -167,8 +172,9 @@ def report(
             pushdown=pushdown, api_endpoint=api_endpoint, anonymous=anonymous, allow_partial=allow_partial,
         )  # fmt: skip
         opts = _options(
-            sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live
-        )
+            sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live,
+            redact_patterns=tuple(redact or ()),
+        )  # fmt: skip
         return cmd(opts, fmt=fmt.value, template=template, out=out)
 
     run(go)
@@ -196,6 +202,7 @@ def analyze(
     api_endpoint: ApiEndpoint = None,
     anonymous: Anonymous = False,
     allow_partial: AllowPartial = False,
+    redact: Redact = None,
 ) -> None:
     """List the issues only (for scripts)."""
     from triage.commands.report import analyze as cmd
@@ -206,8 +213,9 @@ def analyze(
             pushdown=pushdown, api_endpoint=api_endpoint, anonymous=anonymous, allow_partial=allow_partial,
         )  # fmt: skip
         opts = _options(
-            sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live
-        )
+            sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live,
+            redact_patterns=tuple(redact or ()),
+        )  # fmt: skip
         return cmd(opts, fmt=fmt.value, out=out)
 
     run(go)

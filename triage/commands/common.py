@@ -18,7 +18,7 @@ from triage.engine import Catalog, Matcher, load_catalog
 from triage.errors import TriageError
 from triage.pipeline import Collected, collect
 from triage.report import model as report_model
-from triage.report.redact import Redactor
+from triage.report.redact import Redactor, extra_patterns
 from triage.sources import Source
 from triage.sources.files import FileSource
 
@@ -33,6 +33,7 @@ class RunOptions:
     disable: tuple[str, ...] = ()
     environment: str = ""
     date: str | None = None
+    # Extra redaction regexes: the project config's ``redact:`` list followed by each ``--redact``.
     redact_patterns: tuple[str, ...] = ()
     service_names: dict[str, str] = field(default_factory=dict)
     config: Path | None = None  # triage.yaml; None: ./triage.yaml when present
@@ -105,6 +106,7 @@ def live_sources(opts: RunOptions, matcher: Matcher) -> list[Source]:
 def run_analysis(opts: RunOptions, sources: Sequence[Source] | None = None) -> Analysis:
     project = load_project(opts)
     opts = merge_config(opts, project)
+    extra_patterns(opts.redact_patterns)  # a bad pattern is a usage error before any work, not after
     catalog = load_catalog(opts.rules, disable=opts.disable)
     matcher = Matcher(catalog)
     if sources is not None:

@@ -80,12 +80,15 @@ def excerpt(text: str) -> tuple[str, bool]:
     return out, cut or any(len(line) > 300 for line in lines)
 
 
-def issue_dict(issue: Issue, number: str) -> dict[str, Any]:
+def issue_dict(issue: Issue, number: str, redactor: Redactor | None = None) -> dict[str, Any]:
     rule, values = issue.rule, _values(issue)
     evidence = []
     seen: set[str] = set()
     for m in issue.evidence:
-        text, cut = excerpt(m.event.message)
+        # Redact the whole message before cutting it: a cut can split a secret from the context
+        # (``password=``, ``://user:``) that identifies it.
+        raw = redactor.text(m.event.message) if redactor else m.event.message
+        text, cut = excerpt(raw)
         if text in seen:
             continue  # the same failure again: one excerpt says it, the count says how often
         seen.add(text)
@@ -224,11 +227,13 @@ def build(
     stats = collected.stats
     project = project or ProjectConfig()
     history = collected.history
+    redactor = redactor or Redactor()
+    _learn_capture_contexts(collected, redactor)
     issues_out: list[dict[str, Any]] = []
     numbered: list[tuple[Issue, dict[str, Any]]] = []
     for s_index, svc in enumerate((s for s in services if s.issues), 1):
         for i_index, issue in enumerate(svc.issues, 1):
-            d = issue_dict(issue, f"{s_index}.{i_index}")
+            d = issue_dict(issue, f"{s_index}.{i_index}", redactor)
             issues_out.append(d)
             numbered.append((issue, d))
     model: dict[str, Any] = {
@@ -276,7 +281,7 @@ def build(
         model["architecture"] = sections.architecture(services, issues_out, history, project.dependencies)
         model["testing"] = sections.testing(services, issues_out)
         model["next_steps"] = sections.next_steps(services, issues_out)
-    redacted = (redactor or Redactor()).model(model)
+    redacted = redactor.model(model)
     # Links are built from the redacted model (plus catalog literals), so they carry nothing redaction removed.
     return add_links(redacted, {r.id: rule_literals(r) for r in catalog.rules})
 
@@ -285,6 +290,21 @@ def main_project(history: History) -> str:
     """The project most entries came from (ties: the first name), "" when the input names none."""
     ranked = sorted(history.projects.items(), key=lambda kv: (-kv[1], kv[0]))
     return ranked[0][0] if ranked else ""
+
+
+def _learn_capture_contexts(collected: Collected, redactor: Redactor) -> None:
+    """Show the redactor the message each distinct capture value came from.
+
+    A capture is a fragment of a log line; out of context (``{user}`` alone, interpolated into a
+    problem text) a password no longer looks like one. Learning the secrets of its source message lets
+    the model pass mask the fragment wherever it is rendered.
+    """
+    done: set[str] = set()
+    for m in collected.matches:
+        fresh = [v for v in m.captures.values() if v and v not in done]
+        if fresh:
+            done.update(fresh)
+            redactor.learn(m.event.message)
 
 
 __all__ = ["FIXED", "SCHEMA", "build", "excerpt", "issue_key"]
