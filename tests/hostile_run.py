@@ -27,7 +27,7 @@ builtin_catalog = functools.cache(load_catalog)
 
 def analysis_of(options: RunOptions) -> Analysis:
     """``commands.common.run_analysis`` with the built-in catalog cached."""
-    catalog = builtin_catalog()
+    catalog = load_catalog(options.rules) if options.rules else builtin_catalog()
     collected = collect(file_sources(options.sources), Matcher(catalog))
     issues = analyse(collected.matches, collected.history)
     services = build_services(collected.history, issues, options.environment, options.service_names)

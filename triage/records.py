@@ -109,9 +109,16 @@ def normalize_timestamp(value: Any) -> str:
         return ""
     s = value.strip()
     # Fast path: already "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z", the shape Cloud Logging writes.
-    if s.endswith("Z") and s[4:5] == "-" and s[10:11] in "Tt ":
+    # Every other position must be an ASCII digit: str.isdigit() alone accepts other scripts' digits, and
+    # the result goes into reports verbatim, so "2025-01-01T<script>Z" must not pass.
+    if s.endswith("Z") and s[4:5] == "-" and s[10:11] in "Tt " and s.isascii():
         head, frac = s[:19], s[19:-1]
-        if (not frac or (frac[0] == "." and frac[1:].isdigit())) and head[:4].isdigit():
+        digits = head[:4] + head[5:7] + head[8:10] + head[11:13] + head[14:16] + head[17:19]
+        if (
+            (not frac or (frac[0] == "." and frac[1:].isdigit()))
+            and digits.isdigit()
+            and head[7] + head[13] + head[16] == "-::"
+        ):
             frac_digits = (frac[1:] + "000000")[:6]
             return f"{head[:10]}T{head[11:]}.{frac_digits}Z"
     try:

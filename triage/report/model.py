@@ -29,6 +29,7 @@ EXCERPT_LINES = 20
 EXCERPT_CHARS = 1500
 UNCLASSIFIED_SHOWN = 25
 EXAMPLE_CHARS = 500
+CAPTURE_CHARS = 200  # a capture is interpolated into one-line texts (problem, fix, recommendations)
 
 
 def issue_key(issue: Issue) -> str:
@@ -78,6 +79,11 @@ def excerpt(text: str) -> tuple[str, bool]:
     if len(out) > EXCERPT_CHARS:
         out, cut = out[:EXCERPT_CHARS] + " ...", True
     return out, cut or any(len(line) > 300 for line in lines)
+
+
+def clip(value: str, limit: int = CAPTURE_CHARS) -> str:
+    """A capture for one-line texts: at most ``limit`` characters, and it says when it was cut."""
+    return value if len(value) <= limit else value[:limit] + " ... (cut)"
 
 
 def issue_dict(issue: Issue, number: str, redactor: Redactor | None = None) -> dict[str, Any]:
@@ -229,6 +235,11 @@ def build(
     history = collected.history
     redactor = redactor or Redactor()
     _learn_capture_contexts(collected, redactor)
+    # Captures go into one-line texts: redact, then clip (clipping first could keep half a secret and drop
+    # the context that identifies it). Only the report reads captures from here on.
+    for svc in services:
+        for issue in svc.issues:
+            issue.captures = {k: clip(redactor.text(v)) for k, v in issue.captures.items()}
     issues_out: list[dict[str, Any]] = []
     numbered: list[tuple[Issue, dict[str, Any]]] = []
     for s_index, svc in enumerate((s for s in services if s.issues), 1):

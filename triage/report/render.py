@@ -20,20 +20,30 @@ from triage.resources import templates_dir
 
 BUILTIN_TEMPLATES = {"audit": "audit.md.j2", "postmortem": "postmortem.md.j2"}
 _BACKTICKS = re.compile(r"`+")
+# Only a run of three backticks opens a fence: a leading `code span` in a rule's text stays one.
+_BLOCK_START = re.compile(r"^(?:(`(?=``)|[#>*+=_~|-])|(\d{1,9})([.)])(?=\s|$))")
+
+
+def _neutral(text: str) -> str:
+    """Escape what would turn log text into markup: HTML (tags, comments, autolinks) and links/images."""
+    text = text.replace("\\", "\\\\").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("[", "\\[").replace("]", "\\]")
 
 
 def cell(value: Any) -> str:
-    """Text safe inside a markdown table cell: no pipes, no newlines, no HTML."""
-    text = str(value if value is not None else "")
-    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Text safe inside a markdown table cell: no pipes, no newlines, no HTML, no links."""
+    text = _neutral(str(value if value is not None else "")).replace("|", "\\|")
     return " ".join(text.split())
 
 
 def inline(value: Any) -> str:
-    """Inline text (a heading or a list item): one line, HTML and markdown control characters escaped."""
-    text = " ".join(str(value if value is not None else "").split())
-    text = text.replace("<", "&lt;").replace(">", "&gt;")
-    return re.sub(r"^([#>*+-]|\d+\.)(\s)", r"\\\1\2", text)
+    """Inline text (a heading or a list item): one line, HTML and markdown control characters escaped.
+
+    A leading block marker (heading, quote, list, rule, table, fence) is escaped so the text stays a
+    paragraph wherever the template puts it, including at the start of a line.
+    """
+    text = _neutral(" ".join(str(value if value is not None else "").split()))
+    return _BLOCK_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
 
 
 def code(value: Any) -> str:

@@ -1,0 +1,117 @@
+"""Log text cannot change the report's structure: the same run with hostile text and with plain text
+gives the same block structure (headings, tables, fences, lists), no HTML, no links, capped excerpts."""
+
+from __future__ import annotations
+
+import orjson
+import regex as re
+from markdown_it import MarkdownIt
+
+from tests.hostile_run import run_bytes
+
+HOSTILE = [
+    "a | b | c\n|---|---|",
+    "`tick` ``double`` ```\n# not a heading\n```",
+    "~~~\nfenced\n~~~",
+    "<script>alert(1)</script>",
+    "# Heading\n## Second\nTitle\n=====",
+    "<!-- comment --> <!--",
+    "[link](http://evil.example) ![img](http://evil.example/p.png) <http://auto.example>",
+    "\\[escaped](http://evil.example) [ref]: http://evil.example",
+    "> quote\n- item\n1. item\n---\n***",
+    "x" * 5000,
+    ("y" * 80 + "\n") * 40,
+    "<img src=x onerror=alert(1)> &lt;b&gt; </details>",
+]
+RULES = """\
+rules:
+  - id: catch-all
+    title: Planted text
+    severity: high
+    category: code
+    match:
+      any:
+        - regex: "(?s)(?P<all>.*MARK.*)"
+    problem: "Saw {all}"
+    root_cause: "{all}"
+    fix: "Fix {all}"
+    recommendations:
+      immediate: ["Look at {all}"]
+    verify: ["{all}"]
+"""
+
+
+def entries(texts: list[str], names: list[str]) -> bytes:
+    out = []
+    for n, (text, name) in enumerate(zip(texts, names, strict=True)):
+        service = f"s{n:02d}-{name}"
+        out.append(
+            {
+                "timestamp": f"2025-09-05T10:00:{n:02d}Z",
+                "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+                "resource": {
+                    "type": "cloud_run_revision",
+                    "labels": {"service_name": service, "revision_name": f"{service}-00001-abc"},
+                },
+                "labels": {"instanceId": "00aa"},
+                "severity": "ERROR",
+                "textPayload": f"MARK {text}",
+            }
+        )
+        out.append(
+            {
+                "timestamp": f"2025-09-05T10:01:{n:02d}Z",
+                "logName": "projects/p/logs/run.googleapis.com%2Frequests",
+                "resource": {
+                    "type": "cloud_run_revision",
+                    "labels": {"service_name": service, "revision_name": f"{service}-00001-abc"},
+                },
+                "httpRequest": {"status": 200, "requestUrl": f"https://{name}/x"},
+            }
+        )
+    return b"".join(orjson.dumps(e) + b"\n" for e in out)
+
+
+def render(texts: list[str], names: list[str], tmp_path) -> str:
+    rules = tmp_path / "rules"
+    rules.mkdir(exist_ok=True)
+    (rules / "r.yaml").write_text(RULES)
+    _, _, md, _ = run_bytes([entries(texts, names)], rules=(rules,), environment="staging")
+    return md
+
+
+def skeleton(md: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """Block structure (token type and tag, no text) and every inline token type found."""
+    tokens = MarkdownIt("commonmark").enable("table").parse(md)
+    blocks = [(t.type, t.tag) for t in tokens if t.type != "inline"]
+    inline = sorted({c.type for t in tokens if t.type == "inline" for c in t.children or []})
+    return blocks, inline
+
+
+def test_hostile_text_does_not_change_structure(tmp_path):
+    plain_texts = [f"plain text {n}" for n in range(len(HOSTILE))]
+    names = [f"name{n}" for n in range(len(HOSTILE))]
+    hostile_names = ["x|y", "`a`", "<b>", "#h", "[l](u)", "<!--", "a\nb", "-", "1.", "~~~", "```", "|"]
+    plain = render(plain_texts, names, tmp_path)
+    hostile = render(HOSTILE, hostile_names, tmp_path)
+    plain_blocks, plain_inline = skeleton(plain)
+    hostile_blocks, hostile_inline = skeleton(hostile)
+    assert hostile_blocks == plain_blocks
+    # No raw HTML, links or images from log text (the plain report has none either).
+    for kind in ("html_inline", "html_block", "link_open", "image"):
+        assert kind not in hostile_inline and kind not in plain_inline
+    # Raw markup survives only as literal text: in fenced excerpts and code spans, escaped everywhere else.
+    tokens = MarkdownIt("commonmark").enable("table").parse(hostile)
+    fenced = {n for t in tokens if t.type == "fence" for n in range(*t.map)}
+    lines = [line for n, line in enumerate(hostile.splitlines()) if n not in fenced]
+    outside = re.sub(r"(`+).*?\1", "", "\n".join(lines))
+    for raw in ("<script", "<!--", "<img", "</details"):
+        assert raw not in outside
+    assert "&lt;script&gt;" in outside
+
+
+def test_long_lines_are_capped_and_say_so(tmp_path):
+    md = render(HOSTILE, [f"name{n}" for n in range(len(HOSTILE))], tmp_path)
+    assert max(len(line) for line in md.splitlines()) < 2000
+    assert "x" * 1000 not in md
+    assert "(excerpt, truncated)" in md and "(cut)" in md
