@@ -97,7 +97,15 @@ def _unknown(ctx: _Ctx, d: Mapping, allowed: tuple[str, ...], path: str) -> None
             raise ctx.error(where, f"unknown key (expected one of: {', '.join(allowed)})", d, key)
 
 
+# Built-in patterns are a few hundred characters. A pattern far beyond that is a generated word list or a
+# mistake, and compiling it and running it on every event would take the run hostage.
+MAX_PATTERN_CHARS = 20_000
+
+
 def compile_regex(ctx: _Ctx, pattern: str, path: str, container: Any, key: Any, flags: int = 0) -> re.Pattern:
+    if len(pattern) > MAX_PATTERN_CHARS:
+        message = f"pattern too long ({len(pattern):,} characters; the limit is {MAX_PATTERN_CHARS:,})"
+        raise ctx.error(path, message, container, key)
     try:
         return re.compile(pattern, flags)
     except re.error as exc:

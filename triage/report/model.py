@@ -32,6 +32,15 @@ EXAMPLE_CHARS = 500
 CAPTURE_CHARS = 200  # a capture is interpolated into one-line texts (problem, fix, recommendations)
 
 
+def template_gaps(catalog: Catalog) -> list[dict[str, str]]:
+    """Placeholders a rule's texts use that none of its patterns can capture: they always read "unknown"."""
+    return [
+        {"rule": rule.id, "placeholder": name}
+        for rule in catalog.rules
+        for name in sorted(rule.unknown_placeholders())
+    ]
+
+
 def issue_key(issue: Issue) -> str:
     return f"{issue.service}:{issue.rule.id}"
 
@@ -278,6 +287,7 @@ def build(
             "rule_timeouts": stats.rule_timeouts,
             "rules_replaced": [r.__dict__ for r in catalog.replaced],
             "rules_disabled": list(catalog.disabled),
+            "template_gaps": template_gaps(catalog),
         },
     }
     if previous is not None:
