@@ -42,7 +42,11 @@ def run_bytes(chunks: Sequence[bytes], **opts: Any) -> tuple[Any, dict, str, str
             p = Path(tmp) / f"in{i}.log"
             p.write_bytes(data)
             paths.append(str(p))
-        options = RunOptions(sources=tuple(paths), date="2025-09-05", **opts)
-        analysis = analysis_of(options)
-        model = build_model(options, analysis)
-        return analysis.collected.stats, model, render_markdown(model), render_json(model)
+        return run_paths(paths, **opts)
+
+
+def run_paths(paths: Sequence[str], **opts: Any) -> tuple[Any, dict, str, str]:
+    options = RunOptions(sources=tuple(paths), date="2025-09-05", **opts)
+    analysis = analysis_of(options)
+    model = build_model(options, analysis)
+    return analysis.collected.stats, model, render_markdown(model), render_json(model)

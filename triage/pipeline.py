@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import regex as re
 
 from triage import fastpath
@@ -56,8 +57,42 @@ class Collected:
     error_events: list = field(default_factory=list)  # unmatched error-like events (for clustering)
 
 
+def order_key(rec: Record) -> tuple:
+    """Time order with every field as a tie-breaker, so records at the same instant (common: one
+    timestamp per batch, duplicate insertIds) come out in the same order whatever order they came in."""
+    return (
+        rec.timestamp,
+        rec.insert_id,
+        rec.message,  # the first three as before: triage.fastpath picks the first request URL by them
+        rec.service,
+        rec.revision,
+        rec.instance,
+        rec.log,
+        rec.severity,
+        -1 if rec.http_status is None else rec.http_status,
+        rec.request_url,
+        rec.trace,
+        rec.resource_type,
+        rec.audit_kind,
+        rec.method,
+        rec.resource_name,
+        tuple(sorted(rec.labels.items())),
+        _payload_key(rec),
+    )
+
+
+def _payload_key(rec: Record) -> bytes:
+    # Audit payloads only (rare): two deploys at the same instant differ only here.
+    if not rec.payload:
+        return b""
+    try:
+        return orjson.dumps(rec.payload, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):  # nesting past orjson's writer limit
+        return b""
+
+
 def _records(source: Source, stats: RunStats, entries: Iterable[Mapping[str, Any]] | None = None) -> Iterator[Record]:
-    heap: list[tuple[str, str, str, int, Record]] = []
+    heap: list[tuple[tuple, int, Record]] = []
     seq = 0
     for entry in source.entries() if entries is None else entries:
         try:
@@ -69,8 +104,7 @@ def _records(source: Source, stats: RunStats, entries: Iterable[Mapping[str, Any
             continue
         seq += 1
         stats.parsed += 1
-        # insertId and text break timestamp ties so equal-time entries sort the same in any input order.
-        heapq.heappush(heap, (rec.timestamp, rec.insert_id, rec.message, seq, rec))
+        heapq.heappush(heap, (order_key(rec), seq, rec))
         if len(heap) > REORDER_WINDOW:
             yield heapq.heappop(heap)[-1]
     while heap:
@@ -82,7 +116,7 @@ def merged_records(
 ) -> Iterator[Record]:
     """All sources' records in timestamp order; ties keep a stable, input-order-free order."""
     streams = [_records(s, stats, entries[i] if entries else None) for i, s in enumerate(sources)]
-    return heapq.merge(*streams, key=lambda r: (r.timestamp, r.insert_id, r.message))
+    return heapq.merge(*streams, key=order_key)
 
 
 # Plain stdout/stderr lines carry no severity (DEFAULT); their own words say whether they report a failure
@@ -109,7 +143,8 @@ def collect(
     """Run the stages. ``fast`` uses the raw-line prefilter and worker processes (triage.fastpath) when
     that is equivalent; ``fast=False`` is the plain reference path: every line parsed, normalised,
     reassembled and matched. Both give the same issues, counts, history and statistics."""
-    stats = RunStats(sources=[s.name for s in sources])
+    # Sources in name order: the report must not depend on the order files were given in.
+    stats = RunStats(sources=sorted(s.name for s in sources))
     history = History()
     matches: list[Match] = []
     unmatched: list = []
@@ -148,7 +183,7 @@ def collect(
         for agg in aggregates:
             fastpath.apply_aggregate(history, agg, first_urls)
 
-    for s in sources:
+    for s in sorted(sources, key=lambda s: s.name):
         stats.entries += s.stats.entries
         stats.malformed += s.stats.malformed
         stats.partial = stats.partial or s.stats.partial
