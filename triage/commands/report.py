@@ -38,6 +38,8 @@ def analyze_table(model: dict) -> str:
     lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     s = model["stats"]
     lines.append("")
+    if model["partial"]:
+        lines.append("PARTIAL: the logs could not be read completely; the issues above may be incomplete.")
     lines.append(
         f"{len(model['issues'])} issue(s); {s['entries']} entries, {s['malformed']} malformed, "
         f"{s['error_events']} error events, {s['matched_events']} matched"

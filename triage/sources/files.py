@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import sys
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -36,7 +37,7 @@ def _open_binary(path: str) -> BinaryIO:
     if path == "-":
         return sys.stdin.buffer
     try:
-        return open(path, "rb")
+        return open(path, "rb")  # closed by the caller's finally
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -90,8 +91,8 @@ class FileSource:
         stream = open_stream(self.path)
         try:
             yield from self._entries(stream)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            # A truncated gzip or a read error: keep what came, say the file is incomplete.
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            # A truncated or corrupt gzip, or a read error: keep what came, say the file is incomplete.
             self.stats.partial = True
             self.stats.notes.append(f"{self.name}: read stopped early: {exc}")
         finally:
