@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from triage.analysis.issues import analyse
+from triage.analysis.findings import find
 from triage.analysis.services import build_services
-from triage.commands.common import Analysis, RunOptions, build_model, file_sources
+from triage.commands.common import Analysis, RunOptions, build_model, file_sources, load_project, merge_config
 from triage.engine import Matcher, load_catalog
 from triage.pipeline import collect
 from triage.report.render import render_json, render_markdown
@@ -26,12 +26,14 @@ builtin_catalog = functools.cache(load_catalog)
 
 
 def analysis_of(options: RunOptions) -> Analysis:
-    """``commands.common.run_analysis`` with the built-in catalog cached."""
-    catalog = load_catalog(options.rules) if options.rules else builtin_catalog()
+    """``commands.common.run_analysis`` for files, with the built-in catalog cached."""
+    project = load_project(options)
+    options = merge_config(options, project)
+    catalog = load_catalog(options.rules, disable=options.disable) if options.rules else builtin_catalog()
     collected = collect(file_sources(options.sources), Matcher(catalog))
-    issues = analyse(collected.matches, collected.history)
-    services = build_services(collected.history, issues, options.environment, options.service_names)
-    return Analysis(catalog, collected, issues, services)
+    findings = find(collected, catalog.rules, project.annotations)
+    services = build_services(collected.history, findings.issues, options.environment, options.service_names)
+    return Analysis(catalog, collected, findings.issues, services, findings, project, options)
 
 
 def run_bytes(chunks: Sequence[bytes], **opts: Any) -> tuple[Any, dict, str, str]:
@@ -46,7 +48,7 @@ def run_bytes(chunks: Sequence[bytes], **opts: Any) -> tuple[Any, dict, str, str
 
 
 def run_paths(paths: Sequence[str], **opts: Any) -> tuple[Any, dict, str, str]:
-    options = RunOptions(sources=tuple(paths), date="2025-09-05", **opts)
+    options = RunOptions(sources=tuple(paths), date="2025-09-05", use_config=False, **opts)
     analysis = analysis_of(options)
     model = build_model(options, analysis)
     return analysis.collected.stats, model, render_markdown(model), render_json(model)

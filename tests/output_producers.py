@@ -2,8 +2,9 @@
 
 A producer takes the log files, the extra CLI options of the case (``--rules DIR``, ``--redact P``) and a
 scratch folder, and returns every byte the user could see: stdout, stderr and any file it wrote.
-When you add an output format (SARIF, JUnit, a CI step summary, ``triage pull`` lines), add its producer
-to ``PRODUCERS``: the secret-leak test then covers it with the whole planted corpus.
+When you add an output format (SARIF, JUnit, a CI step summary, ...), add its producer to ``PRODUCERS``:
+the secret-leak test then covers it with the whole planted corpus. Producers whose output holds counts
+only, never log text, are also listed in ``COUNTS_ONLY``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import orjson
 from typer.testing import CliRunner
 
+from tests.fake_logging import FakeLogging
 from triage.cli import app
 
 Producer = Callable[[Sequence[str], Sequence[str], Path], str]
@@ -26,19 +29,60 @@ def cli(args: Sequence[str], env: Mapping[str, str] | None = None) -> tuple[int,
     return result.exit_code, result.stdout + result.stderr
 
 
-def _command(*args: str) -> Producer:
+def without_rules(extra: Sequence[str]) -> list[str]:
+    """The options minus ``--rules DIR``: with built-in rules only, planted lines are unclassified errors."""
+    out, skip = [], False
+    for arg in extra:
+        if skip:
+            skip = False
+        elif arg == "--rules":
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
+def _command(command: str, *args: str, team_rules: bool = True) -> Producer:
     def produce(paths: Sequence[str], extra: Sequence[str], tmp: Path) -> str:
         out = tmp / "out.txt"
-        code, printed = cli([*args[:1], *paths, *args[1:], *extra, "--out", str(out)])
+        options = list(extra) if team_rules else without_rules(extra)
+        code, printed = cli([*command.split(), *paths, *args, *options, "--out", str(out)])
         assert code == 0, printed
-        return printed + out.read_text(encoding="utf-8")
+        return printed + (out.read_text(encoding="utf-8") if out.exists() else "")
 
     return produce
 
 
+def _pull_summary(paths: Sequence[str], extra: Sequence[str], tmp: Path) -> str:
+    """What ``triage pull`` prints (progress summary, notes) when the pull fails midway and keeps the pages."""
+    entries = []
+    for path in paths:
+        for line in Path(path).read_bytes().splitlines():
+            try:
+                entries.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue
+    fake = FakeLogging((entries * (2500 // max(len(entries), 1) + 1))[:2500]).start(rest=True, grpc=False)
+    try:
+        fake.fail(None, 403)  # the second page is refused: a partial pull, kept with --allow-partial
+        args = ["pull", "--project", "demo", "--from", "2025-09-05T00:00:00Z", "--to", "2025-09-06T00:00:00Z"]
+        code, printed = cli([*args, "--anonymous", "--api-endpoint", fake.rest_url, "--allow-partial",
+                             "--out", str(tmp / "pulled.jsonl")])  # fmt: skip
+    finally:
+        fake.stop()
+    assert code == 0 and "PARTIAL" in printed, printed
+    return printed  # the pulled file is the raw logs by design: not a report output
+
+
 PRODUCERS: dict[str, Producer] = {
     "report-md": _command("report"),
+    "report-md-postmortem": _command("report", "--template", "postmortem"),
     "report-json": _command("report", "--format", "json"),
+    "report-md-unclassified": _command("report", team_rules=False),
+    "report-json-unclassified": _command("report", "--format", "json", team_rules=False),
     "analyze-table": _command("analyze"),
     "analyze-json": _command("analyze", "--format", "json"),
+    "rules-suggest": _command("rules suggest", "--top", "50", "--min-count", "1", team_rules=False),
+    "pull-summary": _pull_summary,
 }
+COUNTS_ONLY = {"analyze-table", "pull-summary"}

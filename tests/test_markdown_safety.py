@@ -115,3 +115,33 @@ def test_long_lines_are_capped_and_say_so(tmp_path):
     assert max(len(line) for line in md.splitlines()) < 2000
     assert "x" * 1000 not in md
     assert "(excerpt, truncated)" in md and "(cut)" in md
+
+
+def test_hostile_unclassified_errors_keep_tables_and_headings(tmp_path):
+    # Without the catch-all rule the same lines are unclassified errors: a table of templates and examples.
+    names = [f"name{n}" for n in range(len(HOSTILE))]
+    _, _, md, _ = run_bytes([entries(HOSTILE, names)], environment="staging")
+    _, _, plain, _ = run_bytes([entries([f"plain {n}" for n in range(len(HOSTILE))], names)], environment="staging")
+    tokens = MarkdownIt("commonmark").enable("table").parse(md)
+    kinds = {c.type for t in tokens if t.type == "inline" for c in t.children or []}
+    assert not kinds & {"html_inline", "link_open", "image"}
+    assert not any(t.type == "html_block" for t in tokens)
+    headings = [t.tag for t in tokens if t.type == "heading_open"]
+    plain_headings = [t.tag for t in MarkdownIt("commonmark").enable("table").parse(plain) if t.type == "heading_open"]
+    assert headings == plain_headings
+    assert "## Unclassified Errors" in md and "| `MARK a \\| b \\| c` |" in md
+    assert max(len(line) for line in md.splitlines()) < 2000
+    # Every row of a table has as many unescaped pipes as its header: no pipe in log text split a cell.
+    fenced = {n for t in tokens if t.type == "fence" for n in range(*t.map)}
+    tables: list[list[int]] = []
+    previous = False
+    for n, line in enumerate(md.splitlines()):
+        row = n not in fenced and line.startswith("|")
+        if row:
+            pipes = len(re.findall(r"(?<!\\)\|", line))
+            if previous:
+                tables[-1].append(pipes)
+            else:
+                tables.append([pipes])
+        previous = row
+    assert len(tables) == 2 and all(len(set(t)) == 1 for t in tables), tables

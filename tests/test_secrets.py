@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.output_producers import PRODUCERS, cli
+from tests.output_producers import COUNTS_ONLY, PRODUCERS, cli
 from triage.report.redact import MASK, Redactor
 
 PG, MYSQL, REDIS, AMQP = "PgS3cretPass1x", "MyS3cretPass2x", "RedisS3cret3x", "AmqpS3cret4x"
@@ -29,7 +29,7 @@ SLACK = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
 GOOGLE = "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"
 URL_PASS, FRAGMENT, SVC_KEY = "UrlPass99x", "Fr4gmentPw77", "AKIAIOSFODNN7SVCNAME"
 CUT = "CutStraddle88x"  # a password the 300-character line cap would split from its "://user:" context
-EXTRA = "ACME-INTERNAL-4711"  # not a known shape: only --redact catches it
+EXTRA = "ACME-INTERNAL-QXZWV"  # not a known shape: only --redact catches it
 
 SECRETS = [
     PG, MYSQL, REDIS, AMQP, DJANGO, PASSWORD, API_KEY, BEARER, JWT, *PEM_LINES, AWS_ID, AWS_SECRET,
@@ -45,6 +45,8 @@ rules:
     match:
       any:
         - regex: "(?P<line>[^\\\\n]*LEAK[^\\\\n]*)"
+      none:
+        - contains: "-FRAG"  # left to leak-fragment: one event, one issue
     problem: "{service} logged {line}"
     root_cause: "Because {line}"
     fix: "Rotate whatever {line} shows"
@@ -181,7 +183,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list[s
     # A malformed line that quotes a secret: file notes must not carry it either.
     broken = tmp / "broken.jsonl"
     broken.write_bytes(orjson.dumps(entry("ok", sec=20)) + b'\n{"textPayload": "password=' + PASSWORD.encode() + b"\n")
-    return [str(logs), str(broken)], ["--rules", str(rules), "--redact", r"ACME-INTERNAL-\d+"]
+    return [str(logs), str(broken)], ["--rules", str(rules), "--redact", r"ACME-INTERNAL-[A-Z]+"]
 
 
 def leaks(text: str) -> list[str]:
@@ -194,7 +196,8 @@ def leaks(text: str) -> list[str]:
 def test_no_secret_in_any_output(name, planted, tmp_path: Path):
     paths, extra = planted
     output = PRODUCERS[name](paths, extra, tmp_path)
-    assert "LEAK" in output or name.startswith("analyze-table"), "the corpus must reach the output"
+    if name not in COUNTS_ONLY:
+        assert "LEAK" in output, "the corpus must reach the output"
     assert leaks(output) == []
 
 

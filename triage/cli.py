@@ -316,11 +316,12 @@ def rules_suggest(
     rules: Rules = None,
     disable: Disable = None,
     config: Config = None,
+    redact: Redact = None,
 ) -> None:
     """Draft YAML rules, with examples, for the largest clusters of unclassified errors."""
     from triage.commands.suggest import suggest as cmd
 
-    opts = _options(sources, rules, disable, "", config=config)
+    opts = _options(sources, rules, disable, "", config=config, redact_patterns=tuple(redact or ()))
     run(lambda: cmd(opts, top=top, min_count=min_count, out=out))
 
 

@@ -29,6 +29,7 @@ EXCERPT_LINES = 20
 EXCERPT_CHARS = 1500
 UNCLASSIFIED_SHOWN = 25
 EXAMPLE_CHARS = 500
+TEMPLATE_CHARS = 300  # a template is one table cell
 CAPTURE_CHARS = 200  # a capture is interpolated into one-line texts (problem, fix, recommendations)
 
 
@@ -37,7 +38,7 @@ def template_gaps(catalog: Catalog) -> list[dict[str, str]]:
     return [
         {"rule": rule.id, "placeholder": name}
         for rule in catalog.rules
-        for name in sorted(rule.unknown_placeholders())
+        for name in sorted(rule.unknown_placeholders)
     ]
 
 
@@ -173,18 +174,20 @@ def postmortem_fields(issue: Issue) -> dict[str, Any]:
     }
 
 
-def unclassified(findings: Findings) -> list[dict[str, Any]]:
+def unclassified(findings: Findings, redactor: Redactor | None = None) -> list[dict[str, Any]]:
     out = []
     for c in findings.clusters[:UNCLASSIFIED_SHOWN]:
         example = c.examples[0] if c.examples else ""
+        # Redact before cutting: a cut can split a secret from the context that identifies it.
+        example = redactor.text(example) if redactor else example
         out.append(
             {
-                "template": c.template,
+                "template": clip(c.template, TEMPLATE_CHARS),
                 "count": c.count,
                 "service": c.service,
                 "first_seen": c.first_seen or None,
                 "last_seen": c.last_seen or None,
-                "example": example[:EXAMPLE_CHARS],
+                "example": clip(example, EXAMPLE_CHARS),
             }
         )
     return out
@@ -278,7 +281,7 @@ def build(
         "issues": issues_out,
         "recommendations": sections.recommendations(numbered),
         "timeline": [t.as_dict() for t in findings.timeline] if findings else [],
-        "unclassified": unclassified(findings) if findings else [],
+        "unclassified": unclassified(findings, redactor) if findings else [],
         "unclassified_templates": len(findings.clusters) if findings else 0,
         "previous": None,
         "resolved_since_previous": [],

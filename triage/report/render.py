@@ -20,6 +20,7 @@ from triage.resources import templates_dir
 
 BUILTIN_TEMPLATES = {"audit": "audit.md.j2", "postmortem": "postmortem.md.j2"}
 _BACKTICKS = re.compile(r"`+")
+_LINK_CLOSE = re.compile(r"\](?=[(\[:])")
 # Only a run of three backticks opens a fence: a leading `code span` in a rule's text stays one.
 _BLOCK_START = re.compile(r"^(?:(`(?=``)|[#>*+=_~|-])|(\d{1,9})([.)])(?=\s|$))")
 
@@ -27,7 +28,9 @@ _BLOCK_START = re.compile(r"^(?:(`(?=``)|[#>*+=_~|-])|(\d{1,9})([.)])(?=\s|$))")
 def _neutral(text: str) -> str:
     """Escape what would turn log text into markup: HTML (tags, comments, autolinks) and links/images."""
     text = text.replace("\\", "\\\\").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("[", "\\[").replace("]", "\\]")
+    # A "]" right before "(", "[" or ":" is what makes [text](url), ![img](src), [text][ref] and [ref]: url;
+    # escaping only that one keeps "[Errno 111]" readable in the markdown source.
+    return _LINK_CLOSE.sub(r"\\]", text)
 
 
 def cell(value: Any) -> str:
