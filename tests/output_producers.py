@@ -74,6 +74,23 @@ def _pull_summary(paths: Sequence[str], extra: Sequence[str], tmp: Path) -> str:
     return printed  # the pulled file is the raw logs by design: not a report output
 
 
+def _ci(*args: str, files: Sequence[str] = ()) -> Producer:
+    """``triage ci``: stdout (summary, GitHub annotations) plus the files it writes (JUnit, SARIF, step summary)."""
+
+    def produce(paths: Sequence[str], extra: Sequence[str], tmp: Path) -> str:
+        summary = tmp / "step-summary.md"
+        outputs = [tmp / f"ci-{name}" for name in files]
+        options = [opt for name, path in zip(files, outputs, strict=True) for opt in (f"--{name}", str(path))]
+        env = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTIONS": "true"}
+        code, printed = cli(["ci", *paths, *args, *options, *extra, "--github-annotations", "always"], env=env)
+        assert code in (0, 1), printed  # 1: issues at --fail-on, the normal outcome for this corpus
+        written = [p.read_text(encoding="utf-8") for p in (*outputs, summary) if p.exists()]
+        assert len(written) == len(files) + 1, "ci did not write every file"
+        return printed + "".join(written)
+
+    return produce
+
+
 PRODUCERS: dict[str, Producer] = {
     "report-md": _command("report"),
     "report-md-postmortem": _command("report", "--template", "postmortem"),
@@ -84,5 +101,9 @@ PRODUCERS: dict[str, Producer] = {
     "analyze-json": _command("analyze", "--format", "json"),
     "rules-suggest": _command("rules suggest", "--top", "50", "--min-count", "1", team_rules=False),
     "pull-summary": _pull_summary,
+    "ci-text-annotations-step-summary": _ci(),
+    "ci-json": _ci("--format", "json"),
+    "ci-junit": _ci(files=("junit",)),
+    "ci-sarif": _ci(files=("sarif",)),
 }
 COUNTS_ONLY = {"analyze-table", "pull-summary"}

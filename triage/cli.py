@@ -363,6 +363,7 @@ def ci(
     api_endpoint: ApiEndpoint = None,
     anonymous: Anonymous = False,
     allow_partial: AllowPartial = False,
+    redact: Redact = None,
 ) -> None:
     """Check a deploy's logs in CI: exit 0 pass, 1 issues at --fail-on, 2 bad input, 3 logs read partly."""
     from triage.commands.ci import CiOptions
@@ -385,8 +386,9 @@ def ci(
             pushdown=pushdown, api_endpoint=api_endpoint, anonymous=anonymous, allow_partial=allow_partial,
         )  # fmt: skip
         opts = _options(
-            sources, rules, disable, env, config=config, annotations=annotations, live=live, gcp_project=project
-        )
+            sources, rules, disable, env, config=config, annotations=annotations, live=live, gcp_project=project,
+            redact_patterns=tuple(redact or ()),
+        )  # fmt: skip
         return cmd(opts, ci_opts)
 
     run(go)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import zlib
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -67,7 +68,7 @@ def _is_json_lines(path: str) -> bool:
         return False
     try:
         head = stream.peek(64)[:64]
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return False
     finally:
         stream.close()
@@ -140,7 +141,7 @@ def _read_chunk(stream: Any) -> tuple[bytes, Exception | None]:
     while size < STREAM_CHUNK:
         try:
             piece = stream.read1(1 << 16) if hasattr(stream, "read1") else stream.read(1 << 16)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupt deflate data
             return b"".join(parts), exc
         if not piece:
             break
