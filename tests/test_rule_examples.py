@@ -32,3 +32,13 @@ def test_rule_example(rule, kind, example):
 def test_every_rule_has_examples_both_ways():
     for rule in CATALOG.rules:
         assert rule.examples_match and rule.examples_no_match, rule.id
+
+
+@pytest.mark.parametrize("rule", CATALOG.rules, ids=[r.id for r in CATALOG.rules])
+def test_rule_texts_survive_redaction(rule):
+    """A rule's own prose must not look like a secret, or the report prints *** in the middle of a fix."""
+    from triage.report.redact import Redactor
+
+    texts = [rule.title, rule.problem, rule.root_cause, rule.fix, *rule.immediate, *rule.long_term, *rule.verify]
+    redactor = Redactor()
+    assert [redactor.text(t) for t in texts] == texts
