@@ -29,7 +29,7 @@ from triage.sources.files import FileSource, open_stream
 CHUNK = 16 << 20  # bytes of one task (a file region; workers read it themselves)
 STREAM_CHUNK = 4 << 20  # bytes of one task read from a stream (sent through a pipe, so kept small)
 CONTEXT = 256 << 10  # bytes searched for traceback heads on each side of a chunk
-IN_FLIGHT = 4  # chunks handed out and not yet consumed, per source
+IN_FLIGHT = 3  # chunks handed out and not yet consumed, per source
 _LIGHT_LOGS = frozenset({"stdout", "stderr", "requests", "other"})
 
 

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from triage.analysis.history import History, RevisionState, service_of_revision
 from triage.engine.matcher import Match
 from triage.engine.rules import SEVERITIES, Rule
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from triage.analysis.annotations import Annotation
     from triage.analysis.chains import Symptom
     from triage.analysis.history import Deploy
@@ -65,6 +65,10 @@ class Issue:
 
 
 def _frame(matches: Sequence[Match]) -> pd.DataFrame:
+    # Imported here, not at module level: the fast path forks its scan workers before analysis runs,
+    # and a run that never reaches grouping (errors, `rules` commands) should not pay 0.3 s for pandas.
+    import pandas as pd
+
     rows = [
         {
             "i": i,
