@@ -88,6 +88,16 @@ def skeleton(md: str) -> tuple[list[tuple[str, str]], list[str]]:
     return blocks, inline
 
 
+LOGS_EXPLORER = "https://console.cloud.google.com/logs/query;"
+
+
+def links(md: str) -> list[str]:
+    """The href of every link in the rendered markdown, with the (log-derived) service part cut off."""
+    tokens = MarkdownIt("commonmark").enable("table").parse(md)
+    hrefs = [c.attrGet("href") for t in tokens if t.type == "inline" for c in t.children or [] if c.type == "link_open"]
+    return [str(h).split("%0Aresource.labels.service_name")[0] for h in hrefs]
+
+
 def test_hostile_text_does_not_change_structure(tmp_path):
     plain_texts = [f"plain text {n}" for n in range(len(HOSTILE))]
     names = [f"name{n}" for n in range(len(HOSTILE))]
@@ -97,9 +107,11 @@ def test_hostile_text_does_not_change_structure(tmp_path):
     plain_blocks, plain_inline = skeleton(plain)
     hostile_blocks, hostile_inline = skeleton(hostile)
     assert hostile_blocks == plain_blocks
-    # No raw HTML, links or images from log text (the plain report has none either).
-    for kind in ("html_inline", "html_block", "link_open", "image"):
+    # No raw HTML or images from log text, and no links but the Logs Explorer links the report makes.
+    for kind in ("html_inline", "html_block", "image"):
         assert kind not in hostile_inline and kind not in plain_inline
+    assert links(hostile) == links(plain)
+    assert links(plain) and all(href.startswith(LOGS_EXPLORER) for href in links(plain))
     # Raw markup survives only as literal text: in fenced excerpts and code spans, escaped everywhere else.
     tokens = MarkdownIt("commonmark").enable("table").parse(hostile)
     fenced = {n for t in tokens if t.type == "fence" for n in range(*t.map)}
