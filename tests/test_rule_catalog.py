@@ -329,7 +329,7 @@ def test_lint_findings(tmp_path):
         f'{p}:2: rule "team-sloppy": no-prefilter: no literal of 3+ characters is required, so the rule runs on '
         "every event (add keywords)",
         f'{p}:2: rule "team-sloppy": placeholder: {{host}} is not captured by any pattern of the rule (builtins: '
-        'count, exception, revision, service); it renders as "unknown host"',
+        'app_frame, count, exception, revision, service); it renders as "unknown host"',
         f'{p}:8: rule "team-sloppy": nested-quantifier: match.any[0].regex nests unbounded quantifiers '
         "(catastrophic backtracking)",
         f'{p}:9: rule "team-sloppy": empty-match: match.any[1].regex matches the empty string, so it holds for every '

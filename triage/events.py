@@ -25,7 +25,9 @@ _CHAIN_LINES = (
 _FRAME_RE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.*))?$')
 # Final line of a traceback: "pkg.mod.SomeError: message" or a bare type name, not indented.
 _EXC_RE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure|Fault|Refused|Timeout|Invalid|Missing|NotFound|Denied|[A-Z]\w*))(?::\s?(?P<msg>.*))?$")
-LIB_MARKERS = ("site-packages/", "dist-packages/", "/lib/python", "<frozen ", "<string>")
+# Paths that are not the application: installed packages, the standard library, console scripts
+# (`/usr/local/bin/uvicorn` runs at `<module>` level but is not the app's import-time code).
+LIB_MARKERS = ("site-packages/", "dist-packages/", "/lib/python", "<frozen ", "<string>", "/usr/local/bin/", "/usr/bin/")
 # A split traceback line that arrives later than this after the previous one is a new story.
 MAX_GAP_S = 5.0
 MAX_LINES = 2000
@@ -97,6 +99,18 @@ class Event:
     def exception(self) -> str:
         """Type of the exception that surfaced last ("" if none)."""
         return self.exceptions[-1][0] if self.exceptions else ""
+
+    @property
+    def app_frame(self) -> str:
+        """Where the application was when it failed: its innermost module-level frame (import time),
+        else its innermost frame, as "file.py line N: code"; "" without application frames."""
+        app = [f for f in self.frames if f.is_app]
+        if not app:
+            return ""
+        module_level = [f for f in app if f.function == "<module>"]
+        f = (module_level or app)[-1]
+        where = f"{f.file.rsplit('/', 1)[-1]} line {f.line}"
+        return f"{where}: {f.code}" if f.code else where
 
     @property
     def exception_message(self) -> str:

@@ -6,7 +6,8 @@ one symptom rule (``container-exit-nonzero``) can have different causes in diffe
 1. Same event: two rules that explain the very same event (a traceback that is both "PostgreSQL refused"
    and "client initialised at import time") describe one failure. The rule the other is a symptom of
    leads; with no relation between them, the rule whose category is closer to a cause leads
-   (``CATEGORY_ORDER``: a dependency before configuration ... before startup and platform).
+   (``CATEGORY_ORDER``: a dependency before configuration ... before startup and platform), except a
+   dependency on a loopback host: that is a default taken before the configuration was read.
 2. Relations plus proximity: a match of rule S is linked to a match of rule C when C is among S's
    ``relations.symptom_of`` (transitively, through the catalog), both are in the same service and
    revision, on the same instance when both name one, and S happened at most ``WINDOW_S`` after C (or
@@ -28,6 +29,7 @@ from triage.analysis.history import service_of_revision
 from triage.engine.matcher import Match
 from triage.engine.rules import SEVERITIES, Rule
 
+LOOPBACK = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 CATEGORY_ORDER = ("dependency", "configuration", "resources", "network", "code", "startup", "platform")
 WINDOW_S = 600.0
 SLACK_S = 5.0
@@ -75,8 +77,13 @@ def cause_closure(rules: Iterable[Rule]) -> dict[str, frozenset[str]]:
     return out
 
 
-def _lead_rank(rule: Rule) -> tuple[int, int, str]:
+def _lead_rank(m: Match) -> tuple[int, int, str]:
+    rule = m.rule
     cat = CATEGORY_ORDER.index(rule.category) if rule.category in CATEGORY_ORDER else len(CATEGORY_ORDER)
+    if rule.category == "dependency" and m.captures.get("host", "").lower() in LOOPBACK:
+        # Nothing listens on localhost in a Cloud Run container: the code fell back to a default host
+        # because it ran before its configuration was there (import time), so that is the cause to lead.
+        cat = len(CATEGORY_ORDER)
     return (cat, SEVERITIES.index(rule.severity), rule.id)
 
 
@@ -101,7 +108,7 @@ def link(matches: Sequence[Match], rules: Iterable[Rule]) -> Chains:
         rule_ids = {matches[i].rule.id for i in idx}
         # A rule that is a symptom of another rule on this event cannot lead.
         candidates = [i for i in idx if not (closure.get(matches[i].rule.id, frozenset()) & rule_ids)] or idx
-        lead = min(candidates, key=lambda i: _lead_rank(matches[i].rule))
+        lead = min(candidates, key=lambda i: _lead_rank(matches[i]))
         for i in idx:
             if i != lead:
                 parent[i] = lead

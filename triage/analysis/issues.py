@@ -101,6 +101,8 @@ def group(matches: Sequence[Match]) -> list[Issue]:
                 captures.setdefault(k, v)
             if m.event.exception:
                 captures.setdefault("exception", m.event.exception)
+            if m.event.frames and m.event.app_frame:
+                captures.setdefault("app_frame", m.event.app_frame)
         captures.setdefault("revision", ms[0].event.revision)
         revisions = sorted({r for r in g["revision"] if r})
         issues.append(

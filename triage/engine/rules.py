@@ -31,7 +31,7 @@ RULE_KEYS = (
 )  # fmt: skip
 RELATION_KEYS = ("symptom_of", "overlaps")
 # Values every issue has, whatever the rule captured (see Rule.render and the report model).
-BUILTIN_PLACEHOLDERS = frozenset({"service", "revision", "exception", "count"})
+BUILTIN_PLACEHOLDERS = frozenset({"service", "revision", "exception", "app_frame", "count"})
 EXAMPLE_KEYS = ("text", "log", "severity", "http_status", "service")
 LOG_ENTRY_KEYS = (
     "logName", "resource", "timestamp", "receiveTimestamp", "severity", "insertId", "httpRequest", "labels",
