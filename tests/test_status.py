@@ -71,3 +71,26 @@ def test_degraded_when_serving_with_an_open_issue():
         entry("09:00:06", REDIS, service="api"),
     ])
     assert services["api"].status == "Degraded"
+
+
+IMPORT_TB = """Traceback (most recent call last):
+  File "/usr/local/bin/uvicorn", line 8, in <module>
+    sys.exit(main())
+  File "/app/cache.py", line 41, in <module>
+    cache = Cache()
+  File "/usr/local/lib/python3.11/site-packages/redis/connection.py", line 283, in connect
+    raise ConnectionError(self._error_message(e))
+redis.exceptions.ConnectionError: Error 111 connecting to {host}:6379. Connection refused."""
+
+
+def test_import_time_leads_when_the_dependency_is_a_loopback_default():
+    issues, _ = _run([entry("09:00:10", IMPORT_TB.format(host="localhost"), service="auth", revision=rev(1))])
+    assert set(issues) == {("auth", "import-time-initialization")}
+    lead = issues[("auth", "import-time-initialization")]
+    assert [s.rule.id for s in lead.symptoms] == ["redis-connection-failed"]
+    assert lead.captures["app_frame"] == "cache.py line 41: cache = Cache()"
+
+
+def test_a_real_dependency_host_leads_over_import_time():
+    issues, _ = _run([entry("09:00:10", IMPORT_TB.format(host="10.0.0.4"), service="auth", revision=rev(1))])
+    assert set(issues) == {("auth", "redis-connection-failed")}
