@@ -180,9 +180,9 @@ def next_steps(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -
             steps.append(f"Monitor the {svc.display_name} rollout of {svc.latest.name}")
     for i in issues:
         if i["status"] in OPEN:
-            steps.append(f"Resolve {i['title'].lower()} in {i['service']} (issue {i['number']})")
+            steps.append(f"Resolve issue {i['number']} in {i['service']}: {i['title']}")
     for i in issues:
         if i["status"] == "FIXED" and not i["verified"]:
-            steps.append(f"Confirm the fix for {i['title'].lower()} in {i['service']} once a revision serves traffic")
+            steps.append(f"Confirm the fix of issue {i['number']} ({i['title']}) once a {i['service']} revision serves traffic")
     steps.append("Re-run triage after the next deploy and compare with this report")
     return steps
