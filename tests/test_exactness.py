@@ -51,6 +51,11 @@ def hard_lines() -> list[bytes]:
         # a request without text: its message is built ("GET 503 https://...")
         orjson.dumps(_entry(t + "3.000000Z", "requests", httpRequest={"requestMethod": "GET", "status": "503",
                                                                       "requestUrl": "https://a.run.app/x"})),
+        # statuses the reference reads as 200 and as no status at all ("²" is a digit to str.isdigit())
+        orjson.dumps(_entry(t + "3.100000Z", "requests", httpRequest={"requestMethod": "GET", "status": "0200",
+                                                                      "requestUrl": "https://a.run.app/y"})),
+        orjson.dumps(_entry(t + "3.200000Z", "requests", httpRequest={"requestMethod": "GET", "status": "\u00b2",
+                                                                      "requestUrl": "https://a.run.app/z"})),
         # JSON payload without a message key: the message is built from its fields
         orjson.dumps(_entry(t + "4.000000Z", jsonPayload={"detail": "Connection refused", "port": 5432})),
         # numeric severity, a timestamp with an offset and nanoseconds, a numeric instance id
@@ -99,6 +104,7 @@ def summary(path: Path, fast: bool) -> dict:
         "urls": dict(sorted(h.urls.items())),
         "instance_ready": dict(sorted(h.instance_ready.items())),
         "window": (h.first_ts, h.last_ts),
+        "projects": dict(sorted(h.projects.items())),
         "deploys": [(d.time, d.service, d.revision, d.commit_sha, d.secrets) for d in h.deploys],
         "stats": (c.stats.entries, c.stats.malformed, c.stats.events, c.stats.error_events, c.stats.matched_events,
                   c.stats.unmatched_error_events, c.stats.notes, c.stats.partial),

@@ -226,6 +226,8 @@ def apply_aggregate(history: History, agg: Aggregate, first_urls: dict[str, tupl
         st.served += a.served
         st.errors_5xx += a.errors_5xx
         st.errors_429 += a.errors_429
+    for project, n in agg.projects.items():
+        history.projects[project] += n
     for inst, ts in agg.instance_ready.items():  # the first in time order, as History.observe keeps it
         if inst not in history.instance_ready or ts < history.instance_ready[inst]:
             history.instance_ready[inst] = ts

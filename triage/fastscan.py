@@ -29,7 +29,15 @@ import orjson
 from triage.analysis.history import service_of_revision
 from triage.engine.prefilter import RawPrefilter
 from triage.events import _CHAIN_LINES, _EXC_RE, MAX_GAP_S, TRACEBACK_HEAD, _seconds
-from triage.records import SEVERITY_LEVELS, NotAnEntry, from_entry, log_kind, normalize_timestamp, severity_name
+from triage.records import (
+    SEVERITY_LEVELS,
+    NotAnEntry,
+    _project_of,
+    from_entry,
+    log_kind,
+    normalize_timestamp,
+    severity_name,
+)
 
 HEAD = TRACEBACK_HEAD.encode()
 # Always-kept markers besides the rules' literals (see the module docstring).
@@ -51,6 +59,7 @@ class _RL(msgspec.Struct):
     service_name: str = ""
     revision_name: str = ""
     job_name: str = ""
+    project_id: str = ""
 
 
 class _Res(msgspec.Struct):
@@ -113,6 +122,7 @@ class Aggregate:
     revisions: dict[tuple[str, str], RevAgg] = field(default_factory=dict)
     urls: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)  # service -> (ts, id, msg, url)
     instance_ready: dict[str, str] = field(default_factory=dict)  # instance -> earliest served request
+    projects: dict[str, int] = field(default_factory=dict)  # GCP project -> light lines
 
     def merge(self, other: Aggregate) -> None:
         self.lines += other.lines
@@ -141,6 +151,8 @@ class Aggregate:
         for inst, ts in other.instance_ready.items():
             if inst not in self.instance_ready or ts < self.instance_ready[inst]:
                 self.instance_ready[inst] = ts
+        for project, n in other.projects.items():
+            self.projects[project] = self.projects.get(project, 0) + n
 
 
 @dataclass
@@ -256,9 +268,11 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
     decode = _STATE["dec"].decode
     classes: dict[tuple[str, Any], str] = _STATE.setdefault("classes", {})
     classes_level: dict[tuple[str, Any], int] = _STATE.setdefault("classes_level", {})
+    log_project: dict[tuple[str, Any], str] = _STATE.setdefault("log_project", {})
     error_like = _STATE["error_like"]
     full: list[tuple[int, int, bytes]] = []
-    groups: dict[tuple[str, str, str], list[str]] = {}  # light lines without httpRequest: timestamps per key
+    # light lines without httpRequest: timestamps per (service, revision, instance, project)
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
     with_http: list[tuple] = []
     pos = lo
     line_no = entry_no = 0
@@ -283,6 +297,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
         if kind is None:
             kind = classes[ck] = _classify(*ck)
             classes_level[ck] = SEVERITY_LEVELS[severity_name(ck[1])]
+            log_project[ck] = _project_of(ck[0])
         if not kind or e.protoPayload is not None:
             full.append((line_no, entry_no, line))
             continue
@@ -307,11 +322,12 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             continue
         rl = e.resource.labels
         labels = e.labels
-        key = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
+        key = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId,
+               rl.project_id or log_project[ck])
         ts = e.timestamp or e.receiveTimestamp or ""
-        if wins and key in wins and kind in ("stdout", "stderr"):
+        if wins and kind in ("stdout", "stderr") and key[:3] in wins:
             t = ts if _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
-            inside = [s for s in wins[key] if s[0] <= t <= s[1]]
+            inside = [s for s in wins[key[:3]] if s[0] <= t <= s[1]]
             if inside:
                 full.append((line_no, entry_no, line))
                 rec = _record(line)
@@ -332,8 +348,10 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
     agg.lines = sum(map(len, groups.values()))
     rev_service: dict[str, str] = _STATE.setdefault("rev_service", {})
 
-    def state(key: tuple[str, str, str], n: int, stamps: list[str]) -> RevAgg | None:
-        service, revision, instance = key
+    def state(key: tuple[str, str, str, str], n: int, stamps: list[str]) -> RevAgg | None:
+        service, revision, instance, project = key
+        if project:
+            agg.projects[project] = agg.projects.get(project, 0) + n
         if not service and revision:
             service = rev_service.get(revision)
             if service is None:
@@ -370,13 +388,21 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
     return ChunkResult(line_no, entry_no, full, agg)
 
 
+def _status(raw: int | str | None) -> int | None:
+    """httpRequest.status as records.from_entry reads it ("0200" -> 200; "²" is no status)."""
+    if type(raw) is int:
+        return raw
+    if type(raw) is str and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
+
+
 def _requests(lines: list[tuple], full: list, agg: Aggregate, pf: RawPrefilter, state) -> None:
     """Light lines with an httpRequest: request counters, the first URL, and the built message check."""
     built: list[tuple[int, str]] = []
     for i, (_ln, _en, _line, _key, _ts, http, _iid, text, _kind) in enumerate(lines):
-        if text is None:
-            status = "" if http.status is None else str(http.status)
-            built.append((i, f"{http.requestMethod} {status} {http.requestUrl}".strip()))
+        if text is None:  # the message records.from_entry builds
+            built.append((i, f"{http.requestMethod} {_status(http.status) or ''} {http.requestUrl}".strip()))
     bad: set[int] = set()
     if built:  # a literal may span the fields of a built message ("GET 500 https://...")
         offs, off = [], 0
@@ -394,9 +420,7 @@ def _requests(lines: list[tuple], full: list, agg: Aggregate, pf: RawPrefilter, 
             full.append((ln, en, line))
             continue
         ts = stamps[i]
-        status = http.status if kind == "requests" else None
-        if isinstance(status, str):
-            status = int(status) if status.isdigit() else None
+        status = _status(http.status) if kind == "requests" else None
         g = by_status.get((key, status))
         if g is None:
             by_status[(key, status)] = [ts]
