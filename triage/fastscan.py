@@ -238,16 +238,18 @@ def scan_chunk(task: tuple[Any, int, int, int, int]) -> ChunkResult:
     pf: RawPrefilter = _STATE["pf"]
     starts = pf.line_starts(data)
     wins = _windows(data, starts)
-    hits = set(starts)
-    return _scan(data, lo, hi, hits, wins, pf)
+    return _scan(data, lo, hi, set(starts), wins, pf)
 
 
-def _classify(log_name: str, severity: Any) -> str:
-    """The log kind if lines of this logName and severity may be light, else ""."""
+def _class_info(log_name: str, severity: Any) -> tuple[str, bool, bool, str]:
+    """(the log kind if lines of this logName and severity may be light else "", stdout/stderr, unlevelled
+    stdout/stderr, the project the logName names)."""
     kind = log_kind(log_name)[0]
-    if kind in ("audit", "system") or SEVERITY_LEVELS[severity_name(severity)] >= 500:
-        return ""
-    return kind
+    level = SEVERITY_LEVELS[severity_name(severity)]
+    if kind in ("audit", "system") or level >= 500:
+        kind = ""
+    std = kind in ("stdout", "stderr")
+    return kind, std, std and not level, _project_of(log_name)
 
 
 def _has_message(jp: _Json) -> bool:
@@ -266,40 +268,36 @@ def _timestamps(ts: list[str]) -> list[str]:
 
 def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPrefilter) -> ChunkResult:
     decode = _STATE["dec"].decode
-    classes: dict[tuple[str, Any], str] = _STATE.setdefault("classes", {})
-    classes_level: dict[tuple[str, Any], int] = _STATE.setdefault("classes_level", {})
-    log_project: dict[tuple[str, Any], str] = _STATE.setdefault("log_project", {})
+    classes: dict[tuple[str, Any], tuple[str, bool, bool, str]] = _STATE.setdefault("classes", {})
     error_like = _STATE["error_like"]
-    full: list[tuple[int, int, bytes]] = []
+    full: list[tuple[int, int, bytes]] = []  # lines as read: stripped at the end
     # light lines without httpRequest: timestamps per (service, revision, instance, project)
     groups: dict[tuple[str, str, str, str], list[str]] = {}
     with_http: list[tuple] = []
+    blanks = 0  # blank lines so far: entry number = line number - blanks
+    line_no = 0
     pos = lo
-    line_no = entry_no = 0
-    for raw in data[lo:hi].split(b"\n"):
+    for line_no, raw in enumerate(data[lo:hi].split(b"\n"), 1):
         start = pos
         pos += len(raw) + 1
-        line_no += 1
-        line = raw.strip()
-        if not line:
-            continue
-        entry_no += 1
-        if start in hits:
-            full.append((line_no, entry_no, line))
+        if start in hits and raw.strip():
+            full.append((line_no, line_no - blanks, raw))
             continue
         try:
-            e = decode(line)
+            e = decode(raw)  # JSON allows the whitespace bytes.strip() would remove, except \v and \f
         except msgspec.DecodeError:
-            full.append((line_no, entry_no, line))
+            if raw.strip():
+                full.append((line_no, line_no - blanks, raw))
+            else:
+                blanks += 1
             continue
         ck = (e.logName, e.severity)
-        kind = classes.get(ck)
-        if kind is None:
-            kind = classes[ck] = _classify(*ck)
-            classes_level[ck] = SEVERITY_LEVELS[severity_name(ck[1])]
-            log_project[ck] = _project_of(ck[0])
+        info = classes.get(ck)
+        if info is None:
+            info = classes[ck] = _class_info(*ck)
+        kind, std, unlevelled, log_project = info
         if not kind or e.protoPayload is not None:
-            full.append((line_no, entry_no, line))
+            full.append((line_no, line_no - blanks, raw))
             continue
         text = e.textPayload
         http = e.httpRequest
@@ -307,30 +305,26 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             jp = e.jsonPayload
             if jp is not None:
                 if http is not None or not _has_message(jp):
-                    full.append((line_no, entry_no, line))
+                    full.append((line_no, line_no - blanks, raw))
                     continue
             elif http is None and not e.logName and e.timestamp is None:
-                full.append((line_no, entry_no, line))  # maybe not a LogEntry: the full path decides
+                full.append((line_no, line_no - blanks, raw))  # maybe not a LogEntry: the full path decides
                 continue
         # An unlevelled line can be error-like by its words (pipeline.is_error_like): the full path.
-        if (
-            kind in ("stdout", "stderr")
-            and not classes_level[ck]
-            and (text is None or error_like(_Probe(kind, text)))
-        ):
-            full.append((line_no, entry_no, line))
+        if unlevelled and (text is None or error_like(_Probe(kind, text))):
+            full.append((line_no, line_no - blanks, raw))
             continue
         rl = e.resource.labels
         labels = e.labels
         key = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId,
-               rl.project_id or log_project[ck])
+               rl.project_id or log_project)
         ts = e.timestamp or e.receiveTimestamp or ""
-        if wins and kind in ("stdout", "stderr") and key[:3] in wins:
+        if wins and std and key[:3] in wins:
             t = ts if _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
             inside = [s for s in wins[key[:3]] if s[0] <= t <= s[1]]
             if inside:
-                full.append((line_no, entry_no, line))
-                rec = _record(line)
+                full.append((line_no, line_no - blanks, raw))
+                rec = _record(raw.strip())
                 if rec is not None and _may_continue(rec.message):
                     until = _iso(_seconds(t) + MAX_GAP_S + TB_SLACK_S) if t else ""
                     for s in inside:
@@ -343,7 +337,10 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             else:
                 g.append(ts)
         else:
-            with_http.append((line_no, entry_no, line, key, ts, http, e.insertId, text, kind))
+            with_http.append((line_no, line_no - blanks, raw, key, ts, http, e.insertId, text, kind))
+    entry_no = line_no - blanks
+    if data[hi - 1 : hi] == b"\n":
+        line_no -= 1  # the piece after the last newline is not a line
     agg = Aggregate()
     agg.lines = sum(map(len, groups.values()))
     rev_service: dict[str, str] = _STATE.setdefault("rev_service", {})
@@ -383,9 +380,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
         state(key, len(stamps), _timestamps(stamps))
     if with_http:
         _requests(with_http, full, agg, pf, state)
-    if hi > lo and data[hi - 1 : hi] == b"\n":
-        line_no -= 1  # the piece after the last newline is not a line
-    return ChunkResult(line_no, entry_no, full, agg)
+    return ChunkResult(line_no, entry_no, [(a, b, line.strip()) for a, b, line in full], agg)
 
 
 def _status(raw: int | str | None) -> int | None:
