@@ -30,11 +30,11 @@ CHUNK = 16 << 20  # bytes of one task (a file region; workers read it themselves
 STREAM_CHUNK = 4 << 20  # bytes of one task read from a stream (sent through a pipe, so kept small)
 CONTEXT = 256 << 10  # bytes searched for traceback heads on each side of a chunk
 IN_FLIGHT = 3  # chunks handed out and not yet consumed, per source
-_LIGHT_LOGS = frozenset({"stdout", "stderr", "requests", "other"})
+_LIGHT_LOGS = frozenset({"stdout", "stderr", "requests", "system", "other"})
 
 
 def _cond_can_be_light(cond: Condition) -> bool:
-    """Could this condition hold for a light line (severity < ERROR, no traceback, not system/audit)?"""
+    """Could this condition hold for a light line (severity < ERROR, no traceback, not audit)?"""
     if cond.exception is not None or cond.frame is not None:
         return False  # both need a parsed traceback, and light lines hold no traceback head
     if cond.log and not (set(cond.log) & _LIGHT_LOGS):
@@ -226,6 +226,10 @@ def apply_aggregate(history: History, agg: Aggregate, first_urls: dict[str, tupl
         st.served += a.served
         st.errors_5xx += a.errors_5xx
         st.errors_429 += a.errors_429
+        st.starts += a.starts
+        st.probe_passed += a.probe_passed
+        st.probe_failed += a.probe_failed
+        st.exits += a.exits
     for project, n in agg.projects.items():
         history.projects[project] += n
     for inst, ts in agg.instance_ready.items():  # the first in time order, as History.observe keeps it

@@ -3,15 +3,17 @@ exact aggregates of the rest.
 
 A line goes to the full path (parsed, normalised, reassembled, matched) when it could matter to a rule,
 to traceback reassembly, to error clustering or to history beyond counting:
-- the raw prefilter finds a rule literal, the traceback head, an audit or system logName, or an escape
-  that could hide a literal (``\\/``, ``\\u00XX``, surrogates) in it;
+- the raw prefilter finds a rule literal, the traceback head, an audit logName, or an escape that could
+  hide a literal (``\\/``, ``\\u00XX``, surrogates) in it;
 - it is ERROR or above, has a payload other than text (audit proto, a JSON payload without a message
-  key), a request line whose built message ("GET 200 url") holds a literal, or anything the light decoder
-  cannot read with the expected types (the full path then decides, malformed or not);
+  key), a request line whose built message ("GET 200 url") holds a literal, a system-log line without
+  text, or anything the light decoder cannot read with the expected types (the full path then decides,
+  malformed or not);
 - it is stdout/stderr of an instance near a traceback head (a split traceback's lines must all reach
   reassembly, and so must the line that ends it).
 Every other line is one benign, standalone event in the reference path: no rule can match it and it is
-not error-like, so only its contribution to the revision history is kept, aggregated here.
+not error-like, so only its contribution to the revision history is kept, aggregated here (for system-log
+lines that includes the instance start, probe and exit counters their text bumps).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from triage.analysis.history import service_of_revision
+from triage.analysis.history import service_of_revision, system_counter
 from triage.engine.prefilter import RawPrefilter
 from triage.events import _CHAIN_LINES, _EXC_RE, MAX_GAP_S, TRACEBACK_HEAD, _seconds
 from triage.records import (
@@ -44,8 +46,6 @@ HEAD = TRACEBACK_HEAD.encode()
 MARKERS = (
     TRACEBACK_HEAD,
     "cloudaudit.googleapis.com",
-    "varlog%2fsystem",
-    "varlog/system",
     "\\/",
     "\\u00",
     *(f"\\ud{c}" for c in "89abcdef"),
@@ -109,6 +109,13 @@ class RevAgg:
     served: int = 0
     errors_5xx: int = 0
     errors_429: int = 0
+    starts: int = 0  # system-log counters (see history.system_counter)
+    probe_passed: int = 0
+    probe_failed: int = 0
+    exits: int = 0
+
+
+_SYSTEM_COUNTERS = ("starts", "probe_passed", "probe_failed", "exits")
 
 
 @dataclass
@@ -145,6 +152,8 @@ class Aggregate:
             s.served += o.served
             s.errors_5xx += o.errors_5xx
             s.errors_429 += o.errors_429
+            for name in _SYSTEM_COUNTERS:
+                setattr(s, name, getattr(s, name) + getattr(o, name))
         for svc, cand in other.urls.items():
             if svc not in self.urls or cand < self.urls[svc]:
                 self.urls[svc] = cand
@@ -246,7 +255,7 @@ def _class_info(log_name: str, severity: Any) -> tuple[str, bool, bool, str]:
     stdout/stderr, the project the logName names)."""
     kind = log_kind(log_name)[0]
     level = SEVERITY_LEVELS[severity_name(severity)]
-    if kind in ("audit", "system") or level >= 500:
+    if kind == "audit" or level >= 500:
         kind = ""
     std = kind in ("stdout", "stderr")
     return kind, std, std and not level, _project_of(log_name)
@@ -274,6 +283,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
     # light lines without httpRequest: timestamps per (service, revision, instance, project)
     groups: dict[tuple[str, str, str, str], list[str]] = {}
     with_http: list[tuple] = []
+    system: dict[tuple, list[str]] = {}  # light system-log lines: timestamps per (key, counter)
     blanks = 0  # blank lines so far: entry number = line number - blanks
     line_no = 0
     pos = lo
@@ -301,6 +311,9 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             continue
         text = e.textPayload
         http = e.httpRequest
+        if kind == "system" and (text is None or http is not None):
+            full.append((line_no, line_no - blanks, raw))  # its message is not its text
+            continue
         if text is None:
             jp = e.jsonPayload
             if jp is not None:
@@ -330,7 +343,10 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
                     for s in inside:
                         s[1] = max(s[1], until)
                 continue
-        if http is None:
+        if kind == "system":
+            g = system.setdefault((key, system_counter(text)), [])
+            g.append(ts)
+        elif http is None:
             g = groups.get(key)
             if g is None:
                 groups[key] = [ts]
@@ -378,6 +394,19 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
 
     for key, stamps in groups.items():
         state(key, len(stamps), _timestamps(stamps))
+    ready = agg.instance_ready
+    for (key, counter), stamps in system.items():
+        agg.lines += len(stamps)
+        stamps = _timestamps(stamps)
+        st = state(key, len(stamps), stamps)
+        if st is None or not counter:
+            continue
+        setattr(st, counter, getattr(st, counter) + len(stamps))
+        instance = key[2]
+        if counter == "probe_passed" and instance:
+            first = min(stamps)
+            if instance not in ready or first < ready[instance]:
+                ready[instance] = first
     if with_http:
         _requests(with_http, full, agg, pf, state)
     return ChunkResult(line_no, entry_no, [(a, b, line.strip()) for a, b, line in full], agg)

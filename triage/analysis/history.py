@@ -31,6 +31,19 @@ def service_of_revision(revision: str) -> str:
     return m["service"] if m else ""
 
 
+def system_counter(message: str) -> str:
+    """Which revision counter a system-log line bumps: "starts", "probe_passed", "probe_failed", "exits"
+    (a non-zero container exit) or ""."""
+    if message.startswith("Starting new instance"):
+        return "starts"
+    if "probe succeeded" in message:
+        return "probe_passed"
+    if "probe failed" in message:
+        return "probe_failed"
+    m = _EXIT.search(message)
+    return "exits" if m and m["code"] != "0" else ""
+
+
 def revision_seq(revision: str) -> int | None:
     m = _REV_SEQ.match(revision)
     return int(m["seq"]) if m else None
@@ -152,19 +165,11 @@ class History:
                 if rec.instance and rec.instance not in self.instance_ready:
                     self.instance_ready[rec.instance] = ts
         elif rec.log == "system":
-            msg = rec.message
-            if msg.startswith("Starting new instance"):
-                state.starts += 1
-            elif "probe succeeded" in msg:
-                state.probe_passed += 1
-                if rec.instance and rec.instance not in self.instance_ready:
-                    self.instance_ready[rec.instance] = ts
-            elif "probe failed" in msg:
-                state.probe_failed += 1
-            else:
-                m = _EXIT.search(msg)
-                if m and m["code"] != "0":
-                    state.exits += 1
+            counter = system_counter(rec.message)
+            if counter:
+                setattr(state, counter, getattr(state, counter) + 1)
+            if counter == "probe_passed" and rec.instance and rec.instance not in self.instance_ready:
+                self.instance_ready[rec.instance] = ts
 
     def _audit(self, rec: Record, service: str) -> None:
         m = _READY.search(rec.message)
