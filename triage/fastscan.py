@@ -337,8 +337,10 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             inside = [s for s in wins[key[:3]] if s[0] <= t <= s[1]]
             if inside:
                 full.append((line_no, line_no - blanks, raw))
-                rec = _record(raw.strip())
-                if rec is not None and _may_continue(rec.message):
+                if text is None:  # a JSON payload: its message as records.from_entry builds it
+                    rec = _record(raw.strip())
+                    text = None if rec is None else rec.message
+                if text is not None and _may_continue(text):
                     until = _iso(_seconds(t) + MAX_GAP_S + TB_SLACK_S) if t else ""
                     for s in inside:
                         s[1] = max(s[1], until)
