@@ -56,6 +56,15 @@ def hard_lines() -> list[bytes]:
                                                                       "requestUrl": "https://a.run.app/y"})),
         orjson.dumps(_entry(t + "3.200000Z", "requests", httpRequest={"requestMethod": "GET", "status": "\u00b2",
                                                                       "requestUrl": "https://a.run.app/z"})),
+        # the first (and only) request URL of a service, from a request without a status; a request whose
+        # revision names no service
+        orjson.dumps({**_entry(t + "3.300000Z", "requests", httpRequest={"requestMethod": "GET",
+                                                                        "requestUrl": "https://h.run.app/"}),
+                      "resource": {"type": "cloud_run_revision",
+                                   "labels": {"service_name": "hard-svc", "revision_name": "hard-svc-00001-abc"}}}),
+        orjson.dumps({**_entry(t + "3.400000Z", "requests", httpRequest={"requestMethod": "GET", "status": 200,
+                                                                        "requestUrl": "https://w.run.app/"}),
+                      "resource": {"type": "cloud_run_revision", "labels": {"revision_name": "odd_revision"}}}),
         # JSON payload without a message key: the message is built from its fields
         orjson.dumps(_entry(t + "4.000000Z", jsonPayload={"detail": "Connection refused", "port": 5432})),
         # numeric severity, a timestamp with an offset and nanoseconds, a numeric instance id

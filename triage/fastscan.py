@@ -425,44 +425,51 @@ def _status(raw: int | str | None) -> int | None:
 
 def _requests(lines: list[tuple], full: list, agg: Aggregate, pf: RawPrefilter, state) -> None:
     """Light lines with an httpRequest: request counters, the first URL, and the built message check."""
-    built: list[tuple[int, str]] = []
-    for i, (_ln, _en, _line, _key, _ts, http, _iid, text, _kind) in enumerate(lines):
-        if text is None:  # the message records.from_entry builds
-            built.append((i, f"{http.requestMethod} {_status(http.status) or ''} {http.requestUrl}".strip()))
+    statuses = [_status(x[5].status) for x in lines]
+    built = [j for j, x in enumerate(lines) if x[7] is None]  # no text: records.from_entry builds a message
+    messages = {
+        j: f"{lines[j][5].requestMethod} {statuses[j] or ''} {lines[j][5].requestUrl}".strip() for j in built
+    }
     bad: set[int] = set()
     if built:  # a literal may span the fields of a built message ("GET 500 https://...")
+        encoded = [messages[j].encode() for j in built]
         offs, off = [], 0
-        for _, msg in built:
+        for msg in encoded:
             offs.append(off)
-            off += len(msg.encode()) + 1
-        ends = pf.hit_offsets("\n".join(msg for _, msg in built).encode())
-        bad = {built[bisect_right(offs, end - 1) - 1][0] for end in ends}
-    messages = dict(built)
+            off += len(msg) + 1
+        ends = pf.hit_offsets(b"\n".join(encoded))
+        bad = {built[bisect_right(offs, end - 1) - 1] for end in ends}
     stamps = _timestamps([x[4] for x in lines])
-    urls = agg.urls
-    by_status: dict[tuple, list[str]] = {}
-    for i, (ln, en, line, key, _ts, http, insert_id, text, kind) in enumerate(lines):
-        if i in bad:
-            full.append((ln, en, line))
+    by_status: dict[tuple, list[int]] = {}
+    for j, x in enumerate(lines):
+        if bad and j in bad:
+            full.append(x[:3])
             continue
-        ts = stamps[i]
-        status = _status(http.status) if kind == "requests" else None
-        g = by_status.get((key, status))
+        k = (x[3], statuses[j] if x[8] == "requests" else None, x[8] == "requests")
+        g = by_status.get(k)
         if g is None:
-            by_status[(key, status)] = [ts]
+            by_status[k] = [j]
         else:
-            g.append(ts)
-        if kind == "requests" and key[1] and http.requestUrl.startswith("http"):
-            service = key[0] or service_of_revision(key[1])
-            cur = urls.get(service)
-            if cur is None or ts <= cur[0]:
-                cand = (ts, insert_id, text if text is not None else messages[i], http.requestUrl)
-                if cur is None or cand < cur:
-                    urls[service] = cand
+            g.append(j)
+    urls = agg.urls
     ready = agg.instance_ready
-    for (key, status), ts_list in by_status.items():
-        agg.lines += len(ts_list)
-        st = state(key, len(ts_list), ts_list)
+    for (key, status, is_request), idx in by_status.items():
+        n = len(idx)
+        agg.lines += n
+        ts_list = [stamps[j] for j in idx]
+        st = state(key, n, ts_list)
+        service = (key[0] or service_of_revision(key[1])) if is_request and key[1] else ""
+        if service:  # the first request URL in time order (History.urls), by the reference's sort key
+            for j in idx:
+                x = lines[j]
+                url = x[5].requestUrl
+                if url.startswith("http"):
+                    ts = stamps[j]
+                    cur = urls.get(service)
+                    if cur is None or ts <= cur[0]:
+                        cand = (ts, x[6], x[7] if x[7] is not None else messages[j], url)
+                        if cur is None or cand < cur:
+                            urls[service] = cand
         if st is None or status is None:
             continue
         instance = key[2]
@@ -470,12 +477,12 @@ def _requests(lines: list[tuple], full: list, agg: Aggregate, pf: RawPrefilter, 
             first = min(ts_list)
             if instance not in ready or first < ready[instance]:
                 ready[instance] = first
-        st.requests += len(ts_list)
+        st.requests += n
         if status == 429:
-            st.errors_429 += len(ts_list)
+            st.errors_429 += n
         elif status >= 500:
-            st.errors_5xx += len(ts_list)
+            st.errors_5xx += n
         else:
-            st.served += len(ts_list)
+            st.served += n
     if bad:
         full.sort()
