@@ -29,7 +29,10 @@ from triage.sources.files import FileSource, open_stream
 CHUNK = 16 << 20  # bytes of one task (a file region; workers read it themselves)
 STREAM_CHUNK = 4 << 20  # bytes of one task read from a stream (sent through a pipe, so kept small)
 CONTEXT = 256 << 10  # bytes searched for traceback heads on each side of a chunk
-IN_FLIGHT = 3  # chunks handed out and not yet consumed, per source
+# Chunks handed out and not yet consumed, per source. The main process's share of a chunk varies (tracebacks
+# cost it most), so a queue deeper than the two workers keeps them busy meanwhile (3 -> 5: collect 4.5 -> 4.0 s at
+# 1M entries); results hold only full lines, so each costs well under a megabyte.
+IN_FLIGHT = 5
 _LIGHT_LOGS = frozenset({"stdout", "stderr", "requests", "system", "other"})
 
 
