@@ -113,15 +113,20 @@ def link(matches: Sequence[Match], rules: Iterable[Rule]) -> Chains:
             if i != lead:
                 parent[i] = lead
 
-    # 2. Relations plus time, revision and instance proximity, for event leads only.
+    # 2. Relations plus time, revision and instance proximity, for event leads only. A match on an instance
+    # can only be caused on the same instance (preferred) or by a match that names none, so it searches those
+    # two indexes; only a match that names no instance searches every instance of its revision.
     index: dict[tuple[str, str, str], tuple[list[float], list[int]]] = {}
+    by_instance: dict[tuple[str, str, str, str], tuple[list[float], list[int]]] = {}
     order = sorted(range(len(matches)), key=lambda i: (matches[i].event.timestamp, i))
     for i in order:
         m = matches[i]
         key = (service_of(m), m.event.revision, m.rule.id)
-        times, ids = index.setdefault(key, ([], []))
-        times.append(_seconds(m.event.timestamp))
-        ids.append(i)
+        t = _seconds(m.event.timestamp)
+        for times, ids in (index.setdefault(key, ([], [])), by_instance.setdefault((*key, m.event.instance), ([], []))):
+            times.append(t)
+            ids.append(i)
+    empty: tuple[list[float], list[int]] = ([], [])
     for i, m in enumerate(matches):
         if i in parent:
             continue
@@ -129,21 +134,23 @@ def link(matches: Sequence[Match], rules: Iterable[Rule]) -> Chains:
         if not causes or not m.event.revision:
             continue
         t = _seconds(m.event.timestamp)
+        service, instance = service_of(m), m.event.instance
         best: tuple[int, float, int] | None = None  # (other instance?, distance, index)
         for cause in sorted(causes):
-            times, ids = index.get((service_of(m), m.event.revision, cause), ([], []))
-            lo = bisect.bisect_left(times, t - WINDOW_S)
-            hi = bisect.bisect_right(times, t + SLACK_S)
-            for j in range(lo, hi):
-                c = matches[ids[j]]
-                if id(c.event) == id(m.event):
-                    continue
-                if m.event.instance and c.event.instance and m.event.instance != c.event.instance:
-                    continue
-                other = 0 if (m.event.instance and m.event.instance == c.event.instance) else 1
-                cand = (other, abs(t - times[j]), ids[j])
-                if best is None or cand < best:
-                    best = cand
+            key = (service, m.event.revision, cause)
+            if instance:
+                searched = ((0, by_instance.get((*key, instance), empty)), (1, by_instance.get((*key, ""), empty)))
+            else:
+                searched = ((1, index.get(key, empty)),)
+            for other, (times, ids) in searched:
+                lo = bisect.bisect_left(times, t - WINDOW_S)
+                hi = bisect.bisect_right(times, t + SLACK_S)
+                for j in range(lo, hi):
+                    if matches[ids[j]].event is m.event:
+                        continue
+                    cand = (other, abs(t - times[j]), ids[j])
+                    if best is None or cand < best:
+                        best = cand
         if best is not None:
             parent[i] = best[2]
 
