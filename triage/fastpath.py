@@ -13,7 +13,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-import zlib
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -24,7 +23,7 @@ from triage.analysis.history import History
 from triage.engine.matcher import Matcher
 from triage.engine.rules import Condition, Rule
 from triage.fastscan import Aggregate, ChunkResult, init_worker, scan_chunk
-from triage.sources.files import FileSource, open_stream
+from triage.sources.files import READ_ERRORS, FileSource, open_stream
 
 CHUNK = 16 << 20  # bytes of one task (a file region; workers read it themselves)
 STREAM_CHUNK = 4 << 20  # bytes of one task read from a stream (sent through a pipe, so kept small)
@@ -71,7 +70,7 @@ def _is_json_lines(path: str) -> bool:
         return False
     try:
         head = stream.peek(64)[:64]
-    except (OSError, EOFError, zlib.error):
+    except READ_ERRORS:
         return False
     finally:
         stream.close()
@@ -144,7 +143,7 @@ def _read_chunk(stream: Any) -> tuple[bytes, Exception | None]:
     while size < STREAM_CHUNK:
         try:
             piece = stream.read1(1 << 16) if hasattr(stream, "read1") else stream.read(1 << 16)
-        except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupt deflate data
+        except READ_ERRORS as exc:  # truncated or corrupt compressed data
             return b"".join(parts), exc
         if not piece:
             break

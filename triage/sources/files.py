@@ -8,11 +8,9 @@ malformed with its line number, never fatal.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import sys
-import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,6 +21,7 @@ import regex as re
 from triage.errors import InputError
 from triage.records import normalize_timestamp
 from triage.sources import SourceStats
+from triage.sources.gunzip import READ_ERRORS, open_gunzip
 
 MAX_NOTES = 20  # malformed-line notes kept per source; the count is always exact
 _TEXT_PREFIX = re.compile(
@@ -51,7 +50,7 @@ def open_stream(path: str) -> BinaryIO:
     raw = _open_binary(path)
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
     if buffered.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        return open_gunzip(buffered)
     return buffered
 
 
@@ -91,7 +90,7 @@ class FileSource:
         stream = open_stream(self.path)
         try:
             yield from self._entries(stream)
-        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        except READ_ERRORS as exc:
             # A truncated or corrupt gzip, or a read error: keep what came, say the file is incomplete.
             self.stats.partial = True
             self.stats.notes.append(f"{self.name}: read stopped early: {exc}")
