@@ -119,6 +119,14 @@ AllowPartial = Annotated[
 ]
 
 
+_LIVE = ("since", "from_", "to", "severity", "limit", "pushdown", "api_endpoint", "anonymous", "allow_partial")
+
+
+def _live(args: dict[str, object]):
+    """The live options from a command's parameters (each live command declares the same ones)."""
+    return make_live_options(args["project"], args["service"], **{k: args[k] for k in _LIVE})  # type: ignore[arg-type]
+
+
 def _options(
     sources: list[str] | None,
     rules: list[Path] | None,
@@ -164,13 +172,11 @@ def report(
     redact: Redact = None,
 ) -> None:
     """Render the dated audit report from log exports or, with --project, from Cloud Logging."""
+    args = locals()  # the live options, read by _live
     from triage.commands.report import report as cmd
 
     def go() -> int:
-        live = make_live_options(
-            project, service, since=since, from_=from_, to=to, severity=severity, limit=limit,
-            pushdown=pushdown, api_endpoint=api_endpoint, anonymous=anonymous, allow_partial=allow_partial,
-        )  # fmt: skip
+        live = _live(args)
         opts = _options(
             sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live,
             redact_patterns=tuple(redact or ()),
@@ -205,13 +211,11 @@ def analyze(
     redact: Redact = None,
 ) -> None:
     """List the issues only (for scripts)."""
+    args = locals()  # the live options, read by _live
     from triage.commands.report import analyze as cmd
 
     def go() -> int:
-        live = make_live_options(
-            project, service, since=since, from_=from_, to=to, severity=severity, limit=limit,
-            pushdown=pushdown, api_endpoint=api_endpoint, anonymous=anonymous, allow_partial=allow_partial,
-        )  # fmt: skip
+        live = _live(args)
         opts = _options(
             sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live,
             redact_patterns=tuple(redact or ()),
@@ -240,14 +244,12 @@ def pull(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary.")] = False,
 ) -> None:
     """Save Cloud Logging entries to a file, one LogEntry per line as the API returned it."""
+    args = locals()  # the live options, read by _live
     from triage.commands.pull import catalog_keywords
     from triage.commands.pull import pull as cmd
 
     def go() -> int:
-        live = make_live_options(
-            project, service, since=since, from_=from_, to=to, severity=severity, limit=limit,
-            pushdown=pushdown, api_endpoint=api_endpoint, anonymous=anonymous, allow_partial=allow_partial,
-        )  # fmt: skip
+        live = _live(args)
         assert live is not None
         keywords = catalog_keywords(rules or (), disable or ()) if pushdown else ()
         return cmd(live, out, quiet, keywords=keywords)
@@ -366,6 +368,7 @@ def ci(
     redact: Redact = None,
 ) -> None:
     """Check a deploy's logs in CI: exit 0 pass, 1 issues at --fail-on, 2 bad input, 3 logs read partly."""
+    args = locals()  # the live options, read by _live
     from triage.commands.ci import CiOptions
     from triage.commands.ci import ci as cmd
 
@@ -381,10 +384,7 @@ def ci(
     )
 
     def go() -> int:
-        live = make_live_options(
-            project, service, since=since, from_=from_, to=to, severity=severity, limit=limit,
-            pushdown=pushdown, api_endpoint=api_endpoint, anonymous=anonymous, allow_partial=allow_partial,
-        )  # fmt: skip
+        live = _live(args)
         opts = _options(
             sources, rules, disable, env, config=config, annotations=annotations, live=live, gcp_project=project,
             redact_patterns=tuple(redact or ()),
