@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from triage.commands.pull import LiveOptions
+
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -234,6 +236,17 @@ class FakeLogging:
 
     def endpoint(self, transport: str) -> str:
         return self.rest_url if transport == "rest" else self.grpc_target
+
+    def live_options(self, transport: str, **extra: Any) -> LiveOptions:
+        """Live options for project "demo" on 2025-09-05, pointed at this fake, anonymous."""
+        return LiveOptions(
+            "demo",
+            from_="2025-09-05T00:00:00Z",
+            to="2025-09-06T00:00:00Z",
+            api_endpoint=self.endpoint(transport),
+            anonymous=True,
+            **extra,
+        )
 
 
 def sample_entries(n: int, *, project: str = "demo", service: str = "api", start: int = 0) -> list[dict[str, Any]]:

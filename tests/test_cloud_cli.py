@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from tests.fake_logging import FakeLogging, sample_entries
 from triage.cli import app
 from triage.commands.common import RunOptions
-from triage.commands.pull import LiveOptions, pull
+from triage.commands.pull import pull
 from triage.commands.report import report
 from triage.engine import load_catalog
 
@@ -39,20 +39,9 @@ def incident_entries() -> list[dict[str, Any]]:
     return entries
 
 
-def live(fake: FakeLogging, transport: str, **extra: Any) -> LiveOptions:
-    return LiveOptions(
-        "demo",
-        from_="2025-09-05T00:00:00Z",
-        to="2025-09-06T00:00:00Z",
-        api_endpoint=fake.endpoint(transport),
-        anonymous=True,
-        **extra,
-    )
-
-
 def test_pulled_file_gives_the_same_report_as_a_live_run(fake: FakeLogging, transport: str, tmp_path: Path) -> None:
     fake.reset(incident_entries())
-    options = live(fake, transport)
+    options = fake.live_options(transport)
     live_json, file_json, pulled = tmp_path / "live.json", tmp_path / "file.json", tmp_path / "pulled.jsonl.gz"
 
     report(RunOptions(live=options, environment="staging"), fmt="json", out=live_json)

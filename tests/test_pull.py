@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import FakeClock
 from tests.fake_logging import FakeLogging, sample_entries
-from triage.commands.pull import LiveOptions, live_source, pull
+from triage.commands.pull import live_source, pull
 from triage.errors import SourceError, TriageError
 from triage.records import from_entry
 from triage.sources.cloud import RetryPolicy
@@ -20,17 +20,6 @@ from triage.sources.cloud import RetryPolicy
 class FakeTTY(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-def options_for(fake: FakeLogging, transport: str, **extra: object) -> LiveOptions:
-    return LiveOptions(
-        "demo",
-        from_="2025-09-05T00:00:00Z",
-        to="2025-09-06T00:00:00Z",
-        api_endpoint=fake.endpoint(transport),
-        anonymous=True,
-        **extra,  # type: ignore[arg-type]
-    )
 
 
 def run_pull(
@@ -42,7 +31,7 @@ def run_pull(
     quiet: bool = False,
     **extra: object,
 ) -> int:
-    options = options_for(fake, transport, **extra)
+    options = fake.live_options(transport, **extra)
     policy = RetryPolicy(attempts=2, requests_per_minute=None)
     source = live_source(options, policy=policy, sleep=clock.sleep, clock=clock)
     return pull(options, out, quiet, stderr=stderr, source=source)
