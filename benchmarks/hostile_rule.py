@@ -18,19 +18,8 @@ import orjson
 
 from triage.commands.common import RunOptions, run_analysis
 
-HOSTILE = """\
-rules:
-  - id: team-hostile
-    title: Hostile team rule
-    severity: low
-    category: code
-    match:
-      any:
-        - regex: '(\\w|\\w\\w)+$'
-    problem: p
-    root_cause: r
-    fix: f
-"""
+# A folder holding one team rule whose pattern backtracks catastrophically on the entries below.
+HOSTILE_RULES = Path(__file__).resolve().parents[1] / "tests" / "data" / "hostile-team"
 
 
 def write_export(path: Path, n: int) -> None:
@@ -60,9 +49,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     with tempfile.TemporaryDirectory() as tmp:
         export = Path(tmp) / "export.jsonl"
-        rules = Path(tmp) / "team"
-        rules.mkdir()
-        (rules / "hostile.yaml").write_text(HOSTILE)
+        rules = HOSTILE_RULES
         write_export(export, n)
         base, _ = timed(RunOptions(sources=(str(export),)))
         hostile, analysis = timed(RunOptions(sources=(str(export),), rules=(rules,)))

@@ -13,19 +13,8 @@ from triage.engine import Matcher, load_catalog
 from triage.events import make_event
 from triage.records import from_entry
 
-HOSTILE = """\
-rules:
-  - id: team-hostile
-    title: Hostile team rule
-    severity: low
-    category: code
-    match:
-      any:
-        - regex: '(\\w|\\w\\w)+$'
-    problem: p
-    root_cause: r
-    fix: f
-"""
+# A folder holding one team rule whose pattern backtracks catastrophically on the entries below.
+HOSTILE_RULES = Path(__file__).resolve().parent / "data" / "hostile-team"
 
 
 def entry(i: int, hex_len: int = 44) -> dict:
@@ -40,12 +29,9 @@ def entry(i: int, hex_len: int = 44) -> dict:
 
 
 def setup(tmp_path: Path, n: int) -> tuple[Path, Path]:
-    team = tmp_path / "team"
-    team.mkdir()
-    (team / "hostile.yaml").write_text(HOSTILE)
     export = tmp_path / "export.jsonl"
     export.write_bytes(b"".join(orjson.dumps(entry(i)) + b"\n" for i in range(n)))
-    return team, export
+    return HOSTILE_RULES, export
 
 
 def test_timeouts_switch_the_rule_off_and_the_run_completes(tmp_path):
@@ -67,9 +53,8 @@ def test_report_data_quality_names_the_rule(tmp_path):
     assert "switched off for the rest of the run" in quality
 
 
-def test_slow_rule_without_timeouts_uses_up_its_time_budget(tmp_path):
-    (tmp_path / "hostile.yaml").write_text(HOSTILE)
-    catalog = load_catalog([tmp_path])
+def test_slow_rule_without_timeouts_uses_up_its_time_budget():
+    catalog = load_catalog([HOSTILE_RULES])
     # A generous timeout, so each evaluation is slow (milliseconds) but never times out.
     matcher = Matcher(catalog, timeout_s=30.0, budget_s=0.2)
     for i in range(300):
