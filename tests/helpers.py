@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-LOGS = {
-    "stdout": "run.googleapis.com%2Fstdout",
-    "stderr": "run.googleapis.com%2Fstderr",
-    "requests": "run.googleapis.com%2Frequests",
-    "system": "run.googleapis.com%2Fvarlog%2Fsystem",
-    "activity": "cloudaudit.googleapis.com%2Factivity",
-    "system_event": "cloudaudit.googleapis.com%2Fsystem_event",
-}
+from samples.make_samples import log_name
 
 
 def entry(
@@ -30,7 +23,7 @@ def entry(
 ) -> dict[str, Any]:
     e: dict[str, Any] = {
         "timestamp": f"2025-09-05T{ts}Z" if "T" not in ts else ts,
-        "logName": f"projects/netra-staging/logs/{LOGS[log]}",
+        "logName": log_name("netra-staging", log),
         "resource": {
             "type": "cloud_run_revision",
             "labels": {"service_name": service, "revision_name": "" if proto else revision, "project_id": "netra-staging"},
