@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
 import regex as re
 
-from triage.records import SEVERITY_LEVELS, Record
+from triage.records import SEVERITY_LEVELS, Record, epoch_seconds
 
 TRACEBACK_HEAD = "Traceback (most recent call last):"
 _CHAIN_LINES = (
@@ -153,10 +152,7 @@ def make_event(records: tuple[Record, ...]) -> Event:
 
 
 def _seconds(ts: str) -> float:
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
+    return epoch_seconds(ts) or 0.0
 
 
 class _Open:

@@ -133,6 +133,14 @@ def normalize_timestamp(value: Any) -> str:
         return ""
 
 
+def epoch_seconds(ts: str) -> float | None:
+    """Seconds since the epoch of a normalised timestamp, or None for "" or garbage."""
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 

@@ -23,11 +23,11 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from triage.analysis.history import service_of_revision
 from triage.engine.matcher import Match
 from triage.engine.rules import SEVERITIES, Rule
+from triage.records import epoch_seconds
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 CATEGORY_ORDER = ("dependency", "configuration", "resources", "network", "code", "startup", "platform")
@@ -87,12 +87,6 @@ def _lead_rank(m: Match) -> tuple[int, int, str]:
     return (cat, SEVERITIES.index(rule.severity), rule.id)
 
 
-def _seconds(ts: str) -> float:
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
-
 
 def link(matches: Sequence[Match], rules: Iterable[Rule]) -> Chains:
     closure = cause_closure(rules)
@@ -122,7 +116,7 @@ def link(matches: Sequence[Match], rules: Iterable[Rule]) -> Chains:
     for i in order:
         m = matches[i]
         key = (service_of(m), m.event.revision, m.rule.id)
-        t = _seconds(m.event.timestamp)
+        t = epoch_seconds(m.event.timestamp) or 0.0
         for times, ids in (index.setdefault(key, ([], [])), by_instance.setdefault((*key, m.event.instance), ([], []))):
             times.append(t)
             ids.append(i)
@@ -133,7 +127,7 @@ def link(matches: Sequence[Match], rules: Iterable[Rule]) -> Chains:
         causes = closure.get(m.rule.id)
         if not causes or not m.event.revision:
             continue
-        t = _seconds(m.event.timestamp)
+        t = epoch_seconds(m.event.timestamp) or 0.0
         service, instance = service_of(m), m.event.instance
         best: tuple[int, float, int] | None = None  # (other instance?, distance, index)
         for cause in sorted(causes):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from triage.analysis.history import RevisionState
 from triage.engine.matcher import Match
+from triage.records import epoch_seconds
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,8 @@ class Impact:
 
 
 def seconds_between(start: str, end: str) -> int:
-    try:
-        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
-    except ValueError:
-        return 0
-    return max(0, round((b - a).total_seconds()))
+    a, b = epoch_seconds(start), epoch_seconds(end)
+    return 0 if a is None or b is None else max(0, round(b - a))
 
 
 def _traffic(revisions: Iterable[RevisionState]) -> tuple[int, int, int]:
