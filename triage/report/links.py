@@ -16,16 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote as url_quote
+
+from triage.sources.cloud_filter import quote
 
 BASE = "https://console.cloud.google.com/logs/query"
 PAD = timedelta(minutes=1)
 MAX_REVISIONS = 20  # beyond this the revision clause is dropped rather than making a huge URL
-
-
-def _quoted(value: str) -> str:
-    """A Logging query string literal: backslashes and double quotes escaped."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def pick_term(literals: Iterable[str], evidence_texts: Iterable[str]) -> str | None:
@@ -38,17 +35,17 @@ def pick_term(literals: Iterable[str], evidence_texts: Iterable[str]) -> str | N
 
 
 def issue_query(issue: Mapping[str, Any], term: str | None, resource_type: str = "cloud_run_revision") -> str:
-    lines = [f"resource.type={_quoted(resource_type)}"]
+    lines = [f"resource.type={quote(resource_type)}"]
     if issue.get("service") and issue["service"] != "(unknown)":
-        lines.append(f"resource.labels.service_name={_quoted(issue['service'])}")
+        lines.append(f"resource.labels.service_name={quote(issue['service'])}")
     revisions: Sequence[str] = issue.get("revisions") or ()
     if 0 < len(revisions) <= MAX_REVISIONS:
         if len(revisions) == 1:
-            lines.append(f"resource.labels.revision_name={_quoted(revisions[0])}")
+            lines.append(f"resource.labels.revision_name={quote(revisions[0])}")
         else:
-            lines.append("resource.labels.revision_name=(" + " OR ".join(_quoted(r) for r in revisions) + ")")
+            lines.append("resource.labels.revision_name=(" + " OR ".join(quote(r) for r in revisions) + ")")
     if term:
-        lines.append(_quoted(term))  # a bare string searches every field of the entry
+        lines.append(quote(term))  # a bare string searches every field of the entry
     return "\n".join(lines)
 
 
@@ -73,12 +70,12 @@ def time_range(start: str | None, end: str | None) -> str | None:
 
 
 def logs_explorer_url(query: str, start: str | None, end: str | None, project: str | None) -> str:
-    url = f"{BASE};query={quote(query, safe='')}"
+    url = f"{BASE};query={url_quote(query, safe='')}"
     window = time_range(start, end)
     if window:
         url += f";timeRange={window}"
     if project:
-        url += f"?project={quote(project, safe='')}"
+        url += f"?project={url_quote(project, safe='')}"
     return url
 
 
