@@ -75,7 +75,9 @@ def run(fn: Callable[[], int]) -> None:
     raise typer.Exit(code)
 
 
-Sources = Annotated[list[str] | None, typer.Argument(help="Log exports: gcloud JSON, JSON lines or text; .gz ok; - for stdin.")]
+Sources = Annotated[
+    list[str] | None, typer.Argument(help="Log exports: gcloud JSON, JSON lines or text; .gz ok; - for stdin.")
+]
 Rules = Annotated[list[Path] | None, typer.Option("--rules", help="Extra rule folder or file (repeatable).")]
 Disable = Annotated[list[str] | None, typer.Option("--disable", help="Turn a rule off by id (repeatable).")]
 Env = Annotated[str, typer.Option("--env", help="Environment name shown in the report (e.g. staging).")]

@@ -23,10 +23,20 @@ _CHAIN_LINES = (
 )
 _FRAME_RE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.*))?$')
 # Final line of a traceback: "pkg.mod.SomeError: message" or a bare type name, not indented.
-_EXC_RE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure|Fault|Refused|Timeout|Invalid|Missing|NotFound|Denied|[A-Z]\w*))(?::\s?(?P<msg>.*))?$")
+_EXC_RE = re.compile(
+    r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure|Fault|Refused|Timeout|Invalid|Missing|NotFound|Denied|[A-Z]\w*))(?::\s?(?P<msg>.*))?$"
+)
 # Paths that are not the application: installed packages, the standard library, console scripts
 # (`/usr/local/bin/uvicorn` runs at `<module>` level but is not the app's import-time code).
-LIB_MARKERS = ("site-packages/", "dist-packages/", "/lib/python", "<frozen ", "<string>", "/usr/local/bin/", "/usr/bin/")
+LIB_MARKERS = (
+    "site-packages/",
+    "dist-packages/",
+    "/lib/python",
+    "<frozen ",
+    "<string>",
+    "/usr/local/bin/",
+    "/usr/bin/",
+)
 # A split traceback line that arrives later than this after the previous one is a new story.
 MAX_GAP_S = 5.0
 MAX_LINES = 2000
@@ -188,7 +198,7 @@ def _opens(text: str) -> bool:
     """A record that starts a traceback but does not finish it."""
     if TRACEBACK_HEAD not in text:
         return False
-    tail = text[text.rindex(TRACEBACK_HEAD):]
+    tail = text[text.rindex(TRACEBACK_HEAD) :]
     return not _ends(tail)
 
 

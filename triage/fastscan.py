@@ -329,8 +329,12 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             continue
         rl = e.resource.labels
         labels = e.labels
-        key = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId,
-               rl.project_id or log_project)
+        key = (
+            rl.service_name or rl.job_name,
+            rl.revision_name or labels.execution,
+            labels.instanceId,
+            rl.project_id or log_project,
+        )
         ts = e.timestamp or e.receiveTimestamp or ""
         if wins and std and key[:3] in wins:
             t = ts if _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
@@ -427,9 +431,7 @@ def _requests(lines: list[tuple], full: list, agg: Aggregate, pf: RawPrefilter, 
     """Light lines with an httpRequest: request counters, the first URL, and the built message check."""
     statuses = [_status(x[5].status) for x in lines]
     built = [j for j, x in enumerate(lines) if x[7] is None]  # no text: records.from_entry builds a message
-    messages = {
-        j: f"{lines[j][5].requestMethod} {statuses[j] or ''} {lines[j][5].requestUrl}".strip() for j in built
-    }
+    messages = {j: f"{lines[j][5].requestMethod} {statuses[j] or ''} {lines[j][5].requestUrl}".strip() for j in built}
     bad: set[int] = set()
     if built:  # a literal may span the fields of a built message ("GET 500 https://...")
         encoded = [messages[j].encode() for j in built]

@@ -173,8 +173,15 @@ def collect(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        _run(observed(merged_records(sources, stats, entries)), matcher, history, stats, matches, unmatched,
-             keep_unmatched_errors)
+        _run(
+            observed(merged_records(sources, stats, entries)),
+            matcher,
+            history,
+            stats,
+            matches,
+            unmatched,
+            keep_unmatched_errors,
+        )
     finally:
         if gc_was_enabled:
             gc.enable()

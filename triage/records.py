@@ -151,9 +151,7 @@ def _str_map(value: Any) -> dict[str, str]:
     # Labels are map<string, string>; scalars of another type are stringified, nested values dropped
     # (their repr could be megabytes, or recurse past the interpreter's limit).
     return {
-        str(k): v if isinstance(v, str) else str(v)
-        for k, v in value.items()
-        if isinstance(v, str | int | float | bool)
+        str(k): v if isinstance(v, str) else str(v) for k, v in value.items() if isinstance(v, str | int | float | bool)
     }
 
 

@@ -13,11 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from triage.analysis.statuses import ANNOTATION_STATUSES, OPEN
 from triage.errors import ConfigError
 
-ACKNOWLEDGED, MUTED, WONTFIX = "ACKNOWLEDGED", "MUTED", "WONTFIX"
-ANNOTATION_STATUSES = (ACKNOWLEDGED, MUTED, WONTFIX)
-OVERRIDABLE = ("PENDING", "REGRESSED")
 KEYS = ("rule", "service", "status", "commit", "owner", "link", "note")
 
 
@@ -91,5 +89,5 @@ def apply(issues: Iterable[Any], annotations: Sequence[Annotation]) -> None:
         issue.log_status = issue.status
         note = find(annotations, issue.rule.id, issue.service)
         issue.annotation = note
-        if note is not None and note.status and issue.status in OVERRIDABLE:
+        if note is not None and note.status and issue.status in OPEN:
             issue.status = note.status

@@ -87,7 +87,6 @@ def _lead_rank(m: Match) -> tuple[int, int, str]:
     return (cat, SEVERITIES.index(rule.severity), rule.id)
 
 
-
 def link(matches: Sequence[Match], rules: Iterable[Rule]) -> Chains:
     closure = cause_closure(rules)
     parent: dict[int, int] = {}  # match index -> index of the match that caused it

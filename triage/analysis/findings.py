@@ -44,9 +44,7 @@ def trigger_of(issue: Issue, matches: Sequence[Match], history: History) -> Depl
     return before[-1] if before else None
 
 
-def find(
-    collected: Collected, rules: Iterable[Rule], annotations: Sequence[notes.Annotation] = ()
-) -> Findings:
+def find(collected: Collected, rules: Iterable[Rule], annotations: Sequence[notes.Annotation] = ()) -> Findings:
     history = collected.history
     chains = link(collected.matches, rules)
     issues = analyse(chains.lead, history)

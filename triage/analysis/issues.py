@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from triage.analysis.history import History, RevisionState, service_of_revision
+from triage.analysis.statuses import FIXED, PENDING, REGRESSED
 from triage.engine.matcher import Match
 from triage.engine.rules import SEVERITIES, Rule
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from triage.analysis.history import Deploy
     from triage.analysis.impact import Impact
 
-FIXED, PENDING, REGRESSED = "FIXED", "PENDING", "REGRESSED"
 EVIDENCE_PER_ISSUE = 3
 
 

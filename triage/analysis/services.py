@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from triage.analysis.history import History, RevisionState
-from triage.analysis.issues import FIXED, Issue
+from triage.analysis.issues import Issue
+from triage.analysis.statuses import FIXED, OPEN
 
 RUNNING, DEPLOYING, FAILED, DEGRADED, UNKNOWN = "Running", "Deploying", "Failed", "Degraded", "Unknown"
-OPEN_STATUSES = ("PENDING", "REGRESSED")
 
 
 @dataclass
@@ -23,7 +23,7 @@ class ServiceState:
 
     @property
     def open_issues(self) -> list[Issue]:
-        return [i for i in self.issues if i.log_status_or_status in OPEN_STATUSES]
+        return [i for i in self.issues if i.log_status_or_status in OPEN]
 
     @property
     def fixed_issues(self) -> list[Issue]:
@@ -62,7 +62,7 @@ def build_services(
         revisions = history.service_revisions(name)
         latest = revisions[-1] if revisions else None
         mine = [i for i in issues if i.service == name]
-        status = service_status(latest, [i for i in mine if i.log_status_or_status in OPEN_STATUSES])
+        status = service_status(latest, [i for i in mine if i.log_status_or_status in OPEN])
         display = (names or {}).get(name) or display_name(name, all_names, environment)
         out.append(ServiceState(name, display, status, latest, revisions, mine, history.service_entries[name]))
     # Services with issues first (the report leads with them), healthy ones after; names break ties.

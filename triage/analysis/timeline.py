@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from triage.analysis.history import History
-from triage.analysis.issues import FIXED, REGRESSED, Issue
+from triage.analysis.issues import Issue
+from triage.analysis.statuses import FIXED, REGRESSED
 from triage.engine.matcher import Match
 
 KINDS = ("deploy", "ready", "not_ready", "first_seen", "regressed", "last_seen", "fixed")

@@ -29,7 +29,7 @@ from triage.report.redact import Redactor
 EXAMPLE_CHARS = 2000
 NO_MATCH_CANDIDATES = (
     "INFO: request completed in 12 ms",
-    "Default STARTUP TCP probe succeeded after 1 attempt for container \"app\" on port 8080.",
+    'Default STARTUP TCP probe succeeded after 1 attempt for container "app" on port 8080.',
     "GET /healthz 200",
 )
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -61,7 +61,9 @@ def _example_text(message: str, line: str) -> str:
 def draft(cluster: Cluster, rule_id: str) -> dict[str, Any]:
     short = _plain(core(cluster.template))
     short = short if len(short) <= 70 else short[:67] + "..."
-    examples = list(dict.fromkeys(_example_text(m, ln) for m, ln in zip(cluster.messages, cluster.examples, strict=True)))
+    examples = list(
+        dict.fromkeys(_example_text(m, ln) for m, ln in zip(cluster.messages, cluster.examples, strict=True))
+    )
     return {
         "id": rule_id,
         "title": f"Draft: {short}",
@@ -69,7 +71,7 @@ def draft(cluster: Cluster, rule_id: str) -> dict[str, Any]:
         "category": "code",
         "component": "application",
         "match": {"any": [{"regex": template_regex(core(cluster.template))}]},
-        "problem": f"{{service}} logs \"{short}\" ({cluster.count} times in the analysed window).",
+        "problem": f'{{service}} logs "{short}" ({cluster.count} times in the analysed window).',
         "root_cause": "Not known yet: drafted by triage from an unclassified error cluster. Describe the cause.",
         "fix": "Describe the fix, then remove the 'draft' tag.",
         "tags": ["draft"],

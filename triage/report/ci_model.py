@@ -24,11 +24,11 @@ from typing import Any
 
 import orjson
 
+from triage.analysis.statuses import OPEN
 from triage.engine.rules import SEVERITIES
 from triage.errors import InputError
 
 FAIL_ON = ("critical", "high", "medium", "low", "any", "none")
-OPEN = ("PENDING", "REGRESSED")
 EXIT_PASS, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 3
 
 

@@ -88,11 +88,25 @@ def junit_xml(view: Mapping[str, Any], rules: Sequence[Mapping[str, Any]]) -> st
                 counts["failures"] += 1
             elif outcome == "skipped":
                 counts["skipped"] += 1
-        suite.attrib.update({"tests": str(counts["tests"]), "failures": str(counts["failures"]),
-                             "errors": "0", "skipped": str(counts["skipped"]), "time": "0"})
+        suite.attrib.update(
+            {
+                "tests": str(counts["tests"]),
+                "failures": str(counts["failures"]),
+                "errors": "0",
+                "skipped": str(counts["skipped"]),
+                "time": "0",
+            }
+        )
         for k in totals:
             totals[k] += counts[k]
-    root.attrib.update({"tests": str(totals["tests"]), "failures": str(totals["failures"]),
-                        "errors": "0", "skipped": str(totals["skipped"]), "time": "0"})
+    root.attrib.update(
+        {
+            "tests": str(totals["tests"]),
+            "failures": str(totals["failures"]),
+            "errors": "0",
+            "skipped": str(totals["skipped"]),
+            "time": "0",
+        }
+    )
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -13,8 +13,9 @@ from triage.analysis import diff
 from triage.analysis.findings import Findings
 from triage.analysis.history import History
 from triage.analysis.impact import service_impact
-from triage.analysis.issues import FIXED, Issue
+from triage.analysis.issues import Issue
 from triage.analysis.services import ServiceState
+from triage.analysis.statuses import FIXED
 from triage.config import ProjectConfig
 from triage.engine.catalog import Catalog
 from triage.engine.literals import rule_literals
@@ -36,9 +37,7 @@ CAPTURE_CHARS = 200  # a capture is interpolated into one-line texts (problem, f
 def template_gaps(catalog: Catalog) -> list[dict[str, str]]:
     """Placeholders a rule's texts use that none of its patterns can capture: they always read "unknown"."""
     return [
-        {"rule": rule.id, "placeholder": name}
-        for rule in catalog.rules
-        for name in sorted(rule.unknown_placeholders)
+        {"rule": rule.id, "placeholder": name} for rule in catalog.rules for name in sorted(rule.unknown_placeholders)
     ]
 
 

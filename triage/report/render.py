@@ -112,7 +112,14 @@ def environment(extra_dir: Path | None = None) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(
-        cell=cell, code=code, fence=fence, inline=inline, duration=duration, thousands=thousands, percent=percent, utc=utc
+        cell=cell,
+        code=code,
+        fence=fence,
+        inline=inline,
+        duration=duration,
+        thousands=thousands,
+        percent=percent,
+        utc=utc,
     )
     return env
 

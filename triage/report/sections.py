@@ -14,10 +14,9 @@ import regex as re
 from triage.analysis.history import History
 from triage.analysis.issues import Issue
 from triage.analysis.services import DEPLOYING, FAILED, RUNNING, ServiceState
+from triage.analysis.statuses import NEEDS_ACTION as OPEN
 from triage.config import ProjectConfig
 
-# Still to act on. MUTED and WONTFIX issues are a decision already taken; FIXED ones are done.
-OPEN = ("PENDING", "REGRESSED", "ACKNOWLEDGED")
 # Dependency hints from env var / secret names and from rule components.
 _DEPENDENCY_HINTS = (
     (re.compile(r"(?i)postgres|pghost|database_url|\bdb[_-]|cloudsql|sql"), "PostgreSQL"),
@@ -64,7 +63,9 @@ def summary(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -> s
     if failed:
         parts.append(f"Failing to start: {', '.join(failed)}.")
     if critical:
-        parts.append("Open critical/high-severity issues: " + "; ".join(f"{i['title']} ({i['service']})" for i in critical) + ".")
+        parts.append(
+            "Open critical/high-severity issues: " + "; ".join(f"{i['title']} ({i['service']})" for i in critical) + "."
+        )
     running = [s.display_name for s in services if s.status == RUNNING]
     if running:
         parts.append(f"Running without issues: {', '.join(running)}.")
@@ -156,7 +157,9 @@ def architecture(
             )
     loops = [s for s in services if s.latest and s.latest.starts >= 3 and s.latest.failed]
     for s in loops:
-        startup.append(f"{s.display_name} is crash-looping: {s.latest.starts} instance starts of {s.latest.name} failed")
+        startup.append(
+            f"{s.display_name} is crash-looping: {s.latest.starts} instance starts of {s.latest.name} failed"
+        )
     return {"dependencies": deps, "startup_problems": startup}
 
 
@@ -183,6 +186,8 @@ def next_steps(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -
             steps.append(f"Resolve issue {i['number']} in {i['service']}: {i['title']}")
     for i in issues:
         if i["status"] == "FIXED" and not i["verified"]:
-            steps.append(f"Confirm the fix of issue {i['number']} ({i['title']}) once a {i['service']} revision serves traffic")
+            steps.append(
+                f"Confirm the fix of issue {i['number']} ({i['title']}) once a {i['service']} revision serves traffic"
+            )
     steps.append("Re-run triage after the next deploy and compare with this report")
     return steps

@@ -180,9 +180,7 @@ class CloudLoggingSource:
         finally:
             fetcher.close()
 
-    def _fetch(
-        self, fetcher: PageFetcher, token: str | None, size: int
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    def _fetch(self, fetcher: PageFetcher, token: str | None, size: int) -> tuple[list[dict[str, Any]], str | None]:
         retry = 0
         while True:
             self._pacer.wait()  # retries count against the quota too

@@ -56,9 +56,7 @@ def parse_endpoint(value: str | None) -> Endpoint:
         return Endpoint("rest", value.rstrip("/"), host, is_loopback(host))
     host, sep, port = value.rpartition(":")
     if "://" in value or not sep or not host or not port.isdigit():
-        raise TriageError(
-            f"--api-endpoint {value!r}: use http://host:port (REST) or host:port (gRPC without TLS)"
-        )
+        raise TriageError(f"--api-endpoint {value!r}: use http://host:port (REST) or host:port (gRPC without TLS)")
     host = host.strip("[]")
     return Endpoint("grpc", value, host, is_loopback(host))
 
@@ -68,8 +66,7 @@ def load_credentials(endpoint: Endpoint, anonymous: bool) -> Any:
     if anonymous:
         if not endpoint.loopback:
             raise TriageError(
-                f"--anonymous is only allowed with a loopback --api-endpoint (emulators, tests), "
-                f"not {endpoint.host!r}"
+                f"--anonymous is only allowed with a loopback --api-endpoint (emulators, tests), not {endpoint.host!r}"
             )
         from google.auth.credentials import AnonymousCredentials
 
