@@ -177,15 +177,29 @@ class Export:
                 "The instance was not started."
             )
             return [
-                {**self._base(t, svc, rev, sys_log, "INFO"), "textPayload": "Starting new instance. Reason: DEPLOYMENT_ROLLOUT - Instance started due to traffic shifting between revisions or configuration changes."},
+                {
+                    **self._base(t, svc, rev, sys_log, "INFO"),
+                    "textPayload": "Starting new instance. Reason: DEPLOYMENT_ROLLOUT - Instance started due to traffic shifting between revisions or configuration changes.",
+                },
                 {**self._base(t + 1.5, svc, rev, sys_log, "ERROR"), "textPayload": probe},
                 {**self._base(t + 1.6, svc, rev, sys_log, "WARNING"), "textPayload": "Container called exit(1)."},
             ]
         if r < 0.85:
-            return [self.request(t, svc, rev, rng.choice((500, 503, 429)), "The request failed because either the HTTP response was malformed or connection to the instance had an error.")]
+            return [
+                self.request(
+                    t,
+                    svc,
+                    rev,
+                    rng.choice((500, 503, 429)),
+                    "The request failed because either the HTTP response was malformed or connection to the instance had an error.",
+                )
+            ]
         # An error nobody has a rule for: goes to clustering.
         e = self._base(t, svc, rev, "run.googleapis.com%2Fstdout", "ERROR")
-        e["jsonPayload"] = {"message": f"Failed to sync {rng.choice(_WORDS)} batch {rng.randrange(999)}: upstream returned \"busy\" (état: indisponible)", "logger": "app.sync"}
+        e["jsonPayload"] = {
+            "message": f'Failed to sync {rng.choice(_WORDS)} batch {rng.randrange(999)}: upstream returned "busy" (état: indisponible)',
+            "logger": "app.sync",
+        }
         return [e]
 
     def _traceback(self, t: float, svc: str, rev: str, mode: str, split: bool) -> list[dict]:
@@ -251,14 +265,37 @@ class Export:
         out = []
         for svc, revs in self.revisions.items():
             for rev, at, mode in revs:
-                d = self._audit(at, svc, rev, "activity", "google.cloud.run.v1.Services.ReplaceService", f"namespaces/{PROJECT}/services/{svc}")
+                d = self._audit(
+                    at,
+                    svc,
+                    rev,
+                    "activity",
+                    "google.cloud.run.v1.Services.ReplaceService",
+                    f"namespaces/{PROJECT}/services/{svc}",
+                )
                 d["protoPayload"]["request"] = {
                     "service": {
                         "metadata": {"name": svc},
-                        "spec": {"template": {"metadata": {"name": rev}, "spec": {"containers": [{"env": [
-                            {"name": "REDIS_URL", "value": "redis://10.0.0.12:6379"},
-                            {"name": "JWT_SECRET", "valueFrom": {"secretKeyRef": {"name": "jwt-secret", "key": "latest"}}},
-                        ]}]}}},
+                        "spec": {
+                            "template": {
+                                "metadata": {"name": rev},
+                                "spec": {
+                                    "containers": [
+                                        {
+                                            "env": [
+                                                {"name": "REDIS_URL", "value": "redis://10.0.0.12:6379"},
+                                                {
+                                                    "name": "JWT_SECRET",
+                                                    "valueFrom": {
+                                                        "secretKeyRef": {"name": "jwt-secret", "key": "latest"}
+                                                    },
+                                                },
+                                            ]
+                                        }
+                                    ]
+                                },
+                            }
+                        },
                     }
                 }
                 d["labels"] = {"commit-sha": _hex(self.rng, 40), "managed-by": "gcp-cloud-build-deploy-cloud-run"}
@@ -270,7 +307,14 @@ class Export:
                         " with message: The user-provided container failed to start and listen on the port defined "
                         "provided by the PORT=8080 environment variable within the allocated timeout."
                     )
-                r = self._audit(at + 40, svc, rev, "system_event", "/Services.ReplaceService", f"namespaces/{PROJECT}/revisions/{rev}")
+                r = self._audit(
+                    at + 40,
+                    svc,
+                    rev,
+                    "system_event",
+                    "/Services.ReplaceService",
+                    f"namespaces/{PROJECT}/revisions/{rev}",
+                )
                 r["protoPayload"]["status"] = {"code": 0 if ok else 9, "message": msg}
                 r["severity"] = "INFO" if ok else "ERROR"
                 out.append((at + 40, r))
@@ -321,7 +365,12 @@ class Export:
                 new = [self.app_text(t, svc, rev)]
             else:
                 sys_log = "run.googleapis.com%2Fvarlog%2Fsystem"
-                new = [{**self._base(t, svc, rev, sys_log, "INFO"), "textPayload": f'Default STARTUP TCP probe succeeded after 1 attempt for container "{svc}-1" on port 8080.'}]
+                new = [
+                    {
+                        **self._base(t, svc, rev, sys_log, "INFO"),
+                        "textPayload": f'Default STARTUP TCP probe succeeded after 1 attempt for container "{svc}-1" on port 8080.',
+                    }
+                ]
             for e in new:
                 block.append((t, seq, e))
                 seq += 1

@@ -150,8 +150,16 @@ def resource(where: Where, *, revision: str | None = None) -> dict[str, Any]:
     }
 
 
-def _finish(entry: dict[str, Any], rng: random.Random, when: datetime, where: Where, log: str,
-            severity: str | None, *, with_instance: bool = True) -> dict[str, Any]:
+def _finish(
+    entry: dict[str, Any],
+    rng: random.Random,
+    when: datetime,
+    where: Where,
+    log: str,
+    severity: str | None,
+    *,
+    with_instance: bool = True,
+) -> dict[str, Any]:
     entry["resource"] = resource(where)
     entry["timestamp"] = fmt_ts(when)
     if severity:
@@ -168,15 +176,24 @@ def _finish(entry: dict[str, Any], rng: random.Random, when: datetime, where: Wh
 # --------------------------------------------------------------------------------------------------
 
 
-def text_entry(rng: random.Random, when: datetime, where: Where, text: str, *, log: str = "stderr",
-               severity: str | None = None) -> dict[str, Any]:
+def text_entry(
+    rng: random.Random, when: datetime, where: Where, text: str, *, log: str = "stderr", severity: str | None = None
+) -> dict[str, Any]:
     """A plain-text container line (``textPayload``). Plain lines carry no severity unless given."""
     return _finish({"insertId": insert_id(rng), "textPayload": text}, rng, when, where, log, severity)
 
 
-def json_entry(rng: random.Random, when: datetime, where: Where, message: str, *,
-               severity: str = "INFO", log: str = "stdout", trace: str | None = None,
-               **fields: Any) -> dict[str, Any]:
+def json_entry(
+    rng: random.Random,
+    when: datetime,
+    where: Where,
+    message: str,
+    *,
+    severity: str = "INFO",
+    log: str = "stdout",
+    trace: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
     """A structured container line: ``jsonPayload`` {message, **fields}; severity lifted to the top."""
     payload: dict[str, Any] = {"message": message, **fields}
     entry: dict[str, Any] = {"insertId": insert_id(rng), "jsonPayload": payload}
@@ -186,8 +203,9 @@ def json_entry(rng: random.Random, when: datetime, where: Where, message: str, *
     return entry
 
 
-def system_entry(rng: random.Random, when: datetime, where: Where, text: str, *,
-                 severity: str = "INFO") -> dict[str, Any]:
+def system_entry(
+    rng: random.Random, when: datetime, where: Where, text: str, *, severity: str = "INFO"
+) -> dict[str, Any]:
     """A Cloud Run platform line in ``run.googleapis.com/varlog/system``."""
     return _finish({"insertId": insert_id(rng), "textPayload": text}, rng, when, where, "system", severity)
 
@@ -196,11 +214,23 @@ def trace_id(rng: random.Random, project: str = PROJECT) -> str:
     return f"projects/{project}/traces/{hex_id(rng, 32)}"
 
 
-def request_entry(rng: random.Random, when: datetime, where: Where, method: str, url: str,
-                  status: int, *, latency_s: float = 0.01, response_size: int = 0,
-                  request_size: int | None = None, user_agent: str = "", remote_ip: str = "",
-                  text: str | None = None, severity: str | None = None,
-                  protocol: str = "HTTP/1.1") -> dict[str, Any]:
+def request_entry(
+    rng: random.Random,
+    when: datetime,
+    where: Where,
+    method: str,
+    url: str,
+    status: int,
+    *,
+    latency_s: float = 0.01,
+    response_size: int = 0,
+    request_size: int | None = None,
+    user_agent: str = "",
+    remote_ip: str = "",
+    text: str | None = None,
+    severity: str | None = None,
+    protocol: str = "HTTP/1.1",
+) -> dict[str, Any]:
     """A request log (``run.googleapis.com/requests``). ``text`` is the platform error, if any.
 
     Requests that never reached an instance have ``where.instance == ""`` and no instanceId label.
@@ -234,12 +264,28 @@ def secret_env(secrets: dict[str, str]) -> list[dict[str, Any]]:
     return [{"name": k, "valueFrom": {"secretKeyRef": {"name": v, "key": "latest"}}} for k, v in secrets.items()]
 
 
-def audit_deploy(rng: random.Random, when: datetime, service: str, revision: str, *, image: str,
-                 container: str, secrets: dict[str, str], env: dict[str, str] | None = None,
-                 commit_sha: str = "", build_id: str = "", principal: str = "",
-                 previous_ready: str = "", generation: int = 1, project: str = PROJECT,
-                 location: str = LOCATION, memory: str = "512Mi", cpu: str = "1",
-                 vpc_connector: str = "", user_agent: str = "") -> dict[str, Any]:
+def audit_deploy(
+    rng: random.Random,
+    when: datetime,
+    service: str,
+    revision: str,
+    *,
+    image: str,
+    container: str,
+    secrets: dict[str, str],
+    env: dict[str, str] | None = None,
+    commit_sha: str = "",
+    build_id: str = "",
+    principal: str = "",
+    previous_ready: str = "",
+    generation: int = 1,
+    project: str = PROJECT,
+    location: str = LOCATION,
+    memory: str = "512Mi",
+    cpu: str = "1",
+    vpc_connector: str = "",
+    user_agent: str = "",
+) -> dict[str, Any]:
     """Admin-activity audit entry of a deploy (``google.cloud.run.v1.Services.ReplaceService``).
 
     ``request.service`` carries the full spec (containers, env with ``valueFrom.secretKeyRef``);
@@ -251,13 +297,18 @@ def audit_deploy(rng: random.Random, when: datetime, service: str, revision: str
     if commit_sha:
         cb_labels = {"commit-sha": commit_sha, "gcb-build-id": build_id, "managed-by": CB_MANAGED_BY}
     if not principal:
-        principal = (f"{PROJECT_NUMBER}@cloudbuild.gserviceaccount.com" if commit_sha
-                     else "deploy-bot@netra-staging.iam.gserviceaccount.com")
+        principal = (
+            f"{PROJECT_NUMBER}@cloudbuild.gserviceaccount.com"
+            if commit_sha
+            else "deploy-bot@netra-staging.iam.gserviceaccount.com"
+        )
     if not user_agent:
-        user_agent = ("google-cloud-sdk gcloud/486.0.0 command/gcloud.run.deploy invocation-id/"
-                      f"{hex_id(rng, 32)} environment/GCE environment-version/None client-os/LINUX "
-                      "client-os-ver/5.15.0 client-pltf-arch/x86_64 interactive/False from-script/True "
-                      "python/3.12.4 term/ (Linux 5.15.0-1062-gcp),gzip(gfe)")
+        user_agent = (
+            "google-cloud-sdk gcloud/486.0.0 command/gcloud.run.deploy invocation-id/"
+            f"{hex_id(rng, 32)} environment/GCE environment-version/None client-os/LINUX "
+            "client-os-ver/5.15.0 client-pltf-arch/x86_64 interactive/False from-script/True "
+            "python/3.12.4 term/ (Linux 5.15.0-1062-gcp),gzip(gfe)"
+        )
     name = f"namespaces/{project}/services/{service}"
     env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in (env or {}).items()]
     env_list += secret_env(secrets)
@@ -281,15 +332,21 @@ def audit_deploy(rng: random.Random, when: datetime, service: str, revision: str
                 "containerConcurrency": 80,
                 "timeoutSeconds": 300,
                 "serviceAccountName": f"{service}@{project}.iam.gserviceaccount.com",
-                "containers": [{
-                    "name": container,
-                    "image": image,
-                    "ports": [{"name": "http1", "containerPort": 8080}],
-                    "env": env_list,
-                    "resources": {"limits": {"cpu": cpu, "memory": memory}},
-                    "startupProbe": {"timeoutSeconds": 240, "periodSeconds": 240, "failureThreshold": 1,
-                                     "tcpSocket": {"port": 8080}},
-                }],
+                "containers": [
+                    {
+                        "name": container,
+                        "image": image,
+                        "ports": [{"name": "http1", "containerPort": 8080}],
+                        "env": env_list,
+                        "resources": {"limits": {"cpu": cpu, "memory": memory}},
+                        "startupProbe": {
+                            "timeoutSeconds": 240,
+                            "periodSeconds": 240,
+                            "failureThreshold": 1,
+                            "tcpSocket": {"port": 8080},
+                        },
+                    }
+                ],
             },
         },
         "traffic": [{"percent": 100, "latestRevision": True}],
@@ -312,32 +369,39 @@ def audit_deploy(rng: random.Random, when: datetime, service: str, revision: str
         },
         "serviceName": "run.googleapis.com",
         "methodName": "google.cloud.run.v1.Services.ReplaceService",
-        "authorizationInfo": [{"resource": name, "permission": "run.services.update", "granted": True,
-                               "resourceAttributes": {}}],
+        "authorizationInfo": [
+            {"resource": name, "permission": "run.services.update", "granted": True, "resourceAttributes": {}}
+        ],
         "resourceName": name,
         "request": {
             "@type": "type.googleapis.com/google.cloud.run.v1.ReplaceServiceRequest",
             "name": name,
-            "service": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": metadata,
-                        "spec": spec},
+            "service": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": metadata, "spec": spec},
         },
         "response": {
             "@type": "type.googleapis.com/google.cloud.run.v1.Service",
             "apiVersion": "serving.knative.dev/v1",
             "kind": "Service",
-            "metadata": {**metadata, "generation": generation, "uid": _uuid(rng),
-                         "resourceVersion": "AAY" + hex_id(rng, 10)},
+            "metadata": {
+                **metadata,
+                "generation": generation,
+                "uid": _uuid(rng),
+                "resourceVersion": "AAY" + hex_id(rng, 10),
+            },
             "spec": spec,
             "status": {
                 "observedGeneration": generation,
                 "latestCreatedRevisionName": revision,
                 "latestReadyRevisionName": previous_ready,
                 "conditions": [
-                    {"type": "Ready", "status": "Unknown", "reason": "Deploying",
-                     "message": f"Revision '{revision}' is waiting for a Route to be created.",
-                     "lastTransitionTime": fmt_ts(when)[:19] + "Z"},
-                    {"type": "ConfigurationsReady", "status": "Unknown",
-                     "lastTransitionTime": fmt_ts(when)[:19] + "Z"},
+                    {
+                        "type": "Ready",
+                        "status": "Unknown",
+                        "reason": "Deploying",
+                        "message": f"Revision '{revision}' is waiting for a Route to be created.",
+                        "lastTransitionTime": fmt_ts(when)[:19] + "Z",
+                    },
+                    {"type": "ConfigurationsReady", "status": "Unknown", "lastTransitionTime": fmt_ts(when)[:19] + "Z"},
                 ],
                 "url": service_url(service),
             },
@@ -373,16 +437,19 @@ def logs_url(where: Where) -> str:
     )
 
 
-def audit_ready(rng: random.Random, when: datetime, where: Where, ready: bool,
-                message: str = READY_FALSE_PORT) -> dict[str, Any]:
+def audit_ready(
+    rng: random.Random, when: datetime, where: Where, ready: bool, message: str = READY_FALSE_PORT
+) -> dict[str, Any]:
     """System-event audit entry: the revision's Ready condition changed (to True, or to False + why)."""
     if ready:
         text = f"Ready condition status changed to True for Revision {where.revision}."
         status: dict[str, Any] = {"message": text}
     else:
-        text = (f"Ready condition status changed to False for Revision {where.revision} with message: "
-                f"{message}\n\nLogs URL: {logs_url(where)} \nFor more troubleshooting guidance, see "
-                "https://cloud.google.com/run/docs/troubleshooting#container-failed-to-start")
+        text = (
+            f"Ready condition status changed to False for Revision {where.revision} with message: "
+            f"{message}\n\nLogs URL: {logs_url(where)} \nFor more troubleshooting guidance, see "
+            "https://cloud.google.com/run/docs/troubleshooting#container-failed-to-start"
+        )
         status = {"code": 9, "message": text}
     proto = {
         "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
@@ -391,13 +458,24 @@ def audit_ready(rng: random.Random, when: datetime, where: Where, ready: bool,
         "methodName": "/Services.ReplaceService",
         "resourceName": f"namespaces/{where.project}/revisions/{where.revision}",
         "response": {
-            "metadata": {"name": where.revision, "namespace": PROJECT_NUMBER,
-                         "labels": {"serving.knative.dev/service": where.service,
-                                    "serving.knative.dev/configuration": where.service}},
-            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                                       **({} if ready else {"reason": "HealthCheckContainerError",
-                                                            "message": message}),
-                                       "lastTransitionTime": fmt_ts(when)[:19] + "Z"}]},
+            "metadata": {
+                "name": where.revision,
+                "namespace": PROJECT_NUMBER,
+                "labels": {
+                    "serving.knative.dev/service": where.service,
+                    "serving.knative.dev/configuration": where.service,
+                },
+            },
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True" if ready else "False",
+                        **({} if ready else {"reason": "HealthCheckContainerError", "message": message}),
+                        "lastTransitionTime": fmt_ts(when)[:19] + "Z",
+                    }
+                ]
+            },
             "@type": "type.googleapis.com/google.cloud.run.v1.Revision",
         },
     }
@@ -410,9 +488,17 @@ def audit_ready(rng: random.Random, when: datetime, where: Where, ready: bool,
     return entry
 
 
-def traceback_entries(rng: random.Random, when: datetime, where: Where, lines: Sequence[str], *,
-                      split: bool = False, prefix: str = "", log: str = "stderr",
-                      step_ms: tuple[float, float] = (0.2, 4.0)) -> list[dict[str, Any]]:
+def traceback_entries(
+    rng: random.Random,
+    when: datetime,
+    where: Where,
+    lines: Sequence[str],
+    *,
+    split: bool = False,
+    prefix: str = "",
+    log: str = "stderr",
+    step_ms: tuple[float, float] = (0.2, 4.0),
+) -> list[dict[str, Any]]:
     """A Python traceback on stderr, as Cloud Run delivers it.
 
     ``split=False``: one entry whose textPayload holds all lines. ``split=True``: one entry per non-blank
@@ -445,11 +531,11 @@ def end_of(entries: Sequence[dict[str, Any]]) -> datetime:
 
 START_REASONS = {
     "DEPLOYMENT_ROLLOUT": "Instance started due to traffic shifting between revisions due to deployment, "
-                          "traffic split adjustment, or deployment health check.",
+    "traffic split adjustment, or deployment health check.",
     "AUTOSCALING": "Instance started due to configured scaling factors (e.g. CPU utilization, request "
-                   "throughput, etc.) or no existing capacity for current traffic.",
+    "throughput, etc.) or no existing capacity for current traffic.",
     "MANUAL_OR_CUSTOMER_MIN_INSTANCE": "Instance started because of customer-configured min-instances or "
-                                       "manual scaling.",
+    "manual scaling.",
 }
 
 
@@ -458,27 +544,37 @@ def instance_start(rng: random.Random, when: datetime, where: Where, reason: str
 
 
 def probe_succeeded(rng: random.Random, when: datetime, where: Where, container: str) -> dict:
-    return system_entry(rng, when, where, f'Default STARTUP TCP probe succeeded after 1 attempt for container '
-                                          f'"{container}" on port 8080.')
+    return system_entry(
+        rng,
+        when,
+        where,
+        f'Default STARTUP TCP probe succeeded after 1 attempt for container "{container}" on port 8080.',
+    )
 
 
-def probe_failed(rng: random.Random, when: datetime, where: Where, container: str,
-                 status: str = "CANCELLED") -> dict:
-    return system_entry(rng, when, where,
-                        f'Default STARTUP TCP probe failed 1 time consecutively for container "{container}" '
-                        f"on port 8080. The instance was not started.\nConnection failed with status {status}.",
-                        severity="ERROR")
+def probe_failed(rng: random.Random, when: datetime, where: Where, container: str, status: str = "CANCELLED") -> dict:
+    return system_entry(
+        rng,
+        when,
+        where,
+        f'Default STARTUP TCP probe failed 1 time consecutively for container "{container}" '
+        f"on port 8080. The instance was not started.\nConnection failed with status {status}.",
+        severity="ERROR",
+    )
 
 
 def container_exit(rng: random.Random, when: datetime, where: Where, code: int) -> dict:
-    return system_entry(rng, when, where, f"Container called exit({code}).",
-                        severity="INFO" if code == 0 else "WARNING")
+    return system_entry(
+        rng, when, where, f"Container called exit({code}).", severity="INFO" if code == 0 else "WARNING"
+    )
 
 
 COULD_NOT_START = "The request failed because the instance could not start successfully."
-MALFORMED = ("The request failed because either the HTTP response was malformed or connection to the "
-             "instance had an error. Additional troubleshooting documentation can be found at: "
-             "https://cloud.google.com/run/docs/troubleshooting#malformed-response-or-connection-error")
+MALFORMED = (
+    "The request failed because either the HTTP response was malformed or connection to the "
+    "instance had an error. Additional troubleshooting documentation can be found at: "
+    "https://cloud.google.com/run/docs/troubleshooting#malformed-response-or-connection-error"
+)
 
 # --------------------------------------------------------------------------------------------------
 # traceback texts
@@ -489,8 +585,9 @@ CAUSE = "The above exception was the direct cause of the following exception:"
 DURING = "During handling of the above exception, another exception occurred:"
 
 
-def frame(path: str, line: int, func: str, code: str | None = None, caret: str | None = None,
-          marks: str | None = None) -> list[str]:
+def frame(
+    path: str, line: int, func: str, code: str | None = None, caret: str | None = None, marks: str | None = None
+) -> list[str]:
     """One traceback frame; ``caret`` underlines that part of ``code`` (3.11 style), ``marks`` is raw."""
     out = [f'  File "{path}", line {line}, in {func}']
     if code is not None:
@@ -506,31 +603,63 @@ def uvicorn_import_frames() -> list[str]:
     """Frames from ``uvicorn app:app`` down to importlib, as printed when the app module fails to import."""
     return [
         *frame("/usr/local/bin/uvicorn", 8, "<module>", "sys.exit(main())", "main()"),
-        *frame(f"{SITE}/click/core.py", 1157, "__call__", "return self.main(*args, **kwargs)",
-               "self.main(*args, **kwargs)"),
+        *frame(
+            f"{SITE}/click/core.py", 1157, "__call__", "return self.main(*args, **kwargs)", "self.main(*args, **kwargs)"
+        ),
         *frame(f"{SITE}/click/core.py", 1078, "main", "rv = self.invoke(ctx)", "self.invoke(ctx)"),
-        *frame(f"{SITE}/click/core.py", 1434, "invoke", "return ctx.invoke(self.callback, **ctx.params)",
-               "ctx.invoke(self.callback, **ctx.params)"),
-        *frame(f"{SITE}/click/core.py", 783, "invoke", "return __callback(*args, **kwargs)",
-               "__callback(*args, **kwargs)"),
+        *frame(
+            f"{SITE}/click/core.py",
+            1434,
+            "invoke",
+            "return ctx.invoke(self.callback, **ctx.params)",
+            "ctx.invoke(self.callback, **ctx.params)",
+        ),
+        *frame(
+            f"{SITE}/click/core.py", 783, "invoke", "return __callback(*args, **kwargs)", "__callback(*args, **kwargs)"
+        ),
         *frame(f"{SITE}/uvicorn/main.py", 410, "main", "run("),
         *frame(f"{SITE}/uvicorn/main.py", 577, "run", "server.run()"),
-        *frame(f"{SITE}/uvicorn/server.py", 65, "run", "return asyncio.run(self.serve(sockets=sockets))",
-               "asyncio.run(self.serve(sockets=sockets))"),
+        *frame(
+            f"{SITE}/uvicorn/server.py",
+            65,
+            "run",
+            "return asyncio.run(self.serve(sockets=sockets))",
+            "asyncio.run(self.serve(sockets=sockets))",
+        ),
         *frame(f"{PYLIB}/asyncio/runners.py", 190, "run", "return runner.run(main)", "runner.run(main)"),
-        *frame(f"{PYLIB}/asyncio/runners.py", 118, "run", "return self._loop.run_until_complete(task)",
-               "self._loop.run_until_complete(task)"),
-        *frame(f"{PYLIB}/asyncio/base_events.py", 653, "run_until_complete", "return future.result()",
-               "future.result()"),
+        *frame(
+            f"{PYLIB}/asyncio/runners.py",
+            118,
+            "run",
+            "return self._loop.run_until_complete(task)",
+            "self._loop.run_until_complete(task)",
+        ),
+        *frame(
+            f"{PYLIB}/asyncio/base_events.py", 653, "run_until_complete", "return future.result()", "future.result()"
+        ),
         *frame(f"{SITE}/uvicorn/server.py", 69, "serve", "await self._serve(sockets)"),
         *frame(f"{SITE}/uvicorn/server.py", 76, "_serve", "config.load()"),
-        *frame(f"{SITE}/uvicorn/config.py", 434, "load", "self.loaded_app = import_from_string(self.app)",
-               "import_from_string(self.app)"),
-        *frame(f"{SITE}/uvicorn/importer.py", 19, "import_from_string",
-               "module = importlib.import_module(module_str)", "importlib.import_module(module_str)"),
-        *frame(f"{PYLIB}/importlib/__init__.py", 126, "import_module",
-               "return _bootstrap._gcd_import(name[level:], package, level)",
-               "_bootstrap._gcd_import(name[level:], package, level)"),
+        *frame(
+            f"{SITE}/uvicorn/config.py",
+            434,
+            "load",
+            "self.loaded_app = import_from_string(self.app)",
+            "import_from_string(self.app)",
+        ),
+        *frame(
+            f"{SITE}/uvicorn/importer.py",
+            19,
+            "import_from_string",
+            "module = importlib.import_module(module_str)",
+            "importlib.import_module(module_str)",
+        ),
+        *frame(
+            f"{PYLIB}/importlib/__init__.py",
+            126,
+            "import_module",
+            "return _bootstrap._gcd_import(name[level:], package, level)",
+            "_bootstrap._gcd_import(name[level:], package, level)",
+        ),
         *frame("<frozen importlib._bootstrap>", 1204, "_gcd_import"),
         *frame("<frozen importlib._bootstrap>", 1176, "_find_and_load"),
         *frame("<frozen importlib._bootstrap>", 1147, "_find_and_load_unlocked"),
@@ -541,29 +670,53 @@ def uvicorn_import_frames() -> list[str]:
 
 
 AUTH_REDIS_APP_FRAMES = [
-    *frame("/app/auth_service/main.py", 24, "<module>",
-           "from auth_service.auth_core.routes.auth_routes import router as auth_router"),
-    *frame("/app/auth_service/auth_core/routes/auth_routes.py", 31, "<module>",
-           "from auth_service.redis_manager import auth_redis_manager"),
-    *frame("/app/auth_service/redis_manager.py", 366, "<module>",
-           "auth_redis_manager = AuthRedisManager()", "AuthRedisManager()"),
+    *frame(
+        "/app/auth_service/main.py",
+        24,
+        "<module>",
+        "from auth_service.auth_core.routes.auth_routes import router as auth_router",
+    ),
+    *frame(
+        "/app/auth_service/auth_core/routes/auth_routes.py",
+        31,
+        "<module>",
+        "from auth_service.redis_manager import auth_redis_manager",
+    ),
+    *frame(
+        "/app/auth_service/redis_manager.py",
+        366,
+        "<module>",
+        "auth_redis_manager = AuthRedisManager()",
+        "AuthRedisManager()",
+    ),
     *frame("/app/auth_service/redis_manager.py", 58, "__init__", "self._client.ping()"),
 ]
 
 
-def redis_import_traceback(host: str = "localhost", port: int = 6379,
-                           app_frames: Sequence[str] = AUTH_REDIS_APP_FRAMES) -> list[str]:
+def redis_import_traceback(
+    host: str = "localhost", port: int = 6379, app_frames: Sequence[str] = AUTH_REDIS_APP_FRAMES
+) -> list[str]:
     """A Redis client built at import time pings Redis and is refused (auth rev 00041 by default).
 
     ``app_frames`` are the application frames between importlib and redis-py's ``ping``.
     """
     return [
         TB_HEAD,
-        *frame(f"{SITE}/redis/connection.py", 277, "connect", "sock = self.retry.call_with_retry(",
-               "self.retry.call_with_retry("),
+        *frame(
+            f"{SITE}/redis/connection.py",
+            277,
+            "connect",
+            "sock = self.retry.call_with_retry(",
+            "self.retry.call_with_retry(",
+        ),
         *frame(f"{SITE}/redis/retry.py", 62, "call_with_retry", "return do()", "do()"),
-        *frame(f"{SITE}/redis/connection.py", 278, "<lambda>",
-               "lambda: self._connect(), lambda error: self.disconnect(error)", "self._connect()"),
+        *frame(
+            f"{SITE}/redis/connection.py",
+            278,
+            "<lambda>",
+            "lambda: self._connect(), lambda error: self.disconnect(error)",
+            "self._connect()",
+        ),
         *frame(f"{SITE}/redis/connection.py", 639, "_connect", "raise err"),
         *frame(f"{SITE}/redis/connection.py", 627, "_connect", "sock.connect(socket_address)"),
         "ConnectionRefusedError: [Errno 111] Connection refused",
@@ -573,11 +726,20 @@ def redis_import_traceback(host: str = "localhost", port: int = 6379,
         TB_HEAD,
         *uvicorn_import_frames(),
         *app_frames,
-        *frame(f"{SITE}/redis/commands/core.py", 1216, "ping", 'return self.execute_command("PING", **kwargs)',
-               'self.execute_command("PING", **kwargs)'),
-        *frame(f"{SITE}/redis/client.py", 542, "execute_command",
-               "conn = self.connection or pool.get_connection(command_name, **options)",
-               "pool.get_connection(command_name, **options)"),
+        *frame(
+            f"{SITE}/redis/commands/core.py",
+            1216,
+            "ping",
+            'return self.execute_command("PING", **kwargs)',
+            'self.execute_command("PING", **kwargs)',
+        ),
+        *frame(
+            f"{SITE}/redis/client.py",
+            542,
+            "execute_command",
+            "conn = self.connection or pool.get_connection(command_name, **options)",
+            "pool.get_connection(command_name, **options)",
+        ),
         *frame(f"{SITE}/redis/connection.py", 1109, "get_connection", "connection.connect()"),
         *frame(f"{SITE}/redis/connection.py", 283, "connect", "raise ConnectionError(self._error_message(e))"),
         f"redis.exceptions.ConnectionError: Error 111 connecting to {host}:{port}. Connection refused.",
@@ -593,8 +755,13 @@ def database_url_traceback(app: str = "auth_service", entry_import: str | None =
         TB_HEAD,
         *uvicorn_import_frames(),
         *frame(f"/app/{app}/main.py", 29, "<module>", main_import),
-        *frame(f"/app/{db_module}.py", 24, "<module>", code,
-               marks=" " * code.index("os.") + "~" * len("os.environ") + "^" * len('["DATABASE_URL"]')),
+        *frame(
+            f"/app/{db_module}.py",
+            24,
+            "<module>",
+            code,
+            marks=" " * code.index("os.") + "~" * len("os.environ") + "^" * len('["DATABASE_URL"]'),
+        ),
         *frame("<frozen os>", 679, "__getitem__"),
         "KeyError: 'DATABASE_URL'",
     ]
@@ -609,12 +776,26 @@ def secret_key_traceback() -> list[str]:
         TB_HEAD,
         *uvicorn_import_frames(),
         *frame("/app/auth_service/main.py", 22, "<module>", "from auth_service.auth_core.config import settings"),
-        *frame("/app/auth_service/auth_core/config.py", 231, "<module>", "settings = AuthConfig.load()",
-               "AuthConfig.load()"),
-        *frame("/app/auth_service/auth_core/config.py", 214, "load", "cls._validate_secret_key(env, secret_key)",
-               "cls._validate_secret_key(env, secret_key)"),
-        *frame("/app/auth_service/auth_core/config.py", 188, "_validate_secret_key",
-               f'raise ValueError("{SECRET_KEY_MSG}")'),
+        *frame(
+            "/app/auth_service/auth_core/config.py",
+            231,
+            "<module>",
+            "settings = AuthConfig.load()",
+            "AuthConfig.load()",
+        ),
+        *frame(
+            "/app/auth_service/auth_core/config.py",
+            214,
+            "load",
+            "cls._validate_secret_key(env, secret_key)",
+            "cls._validate_secret_key(env, secret_key)",
+        ),
+        *frame(
+            "/app/auth_service/auth_core/config.py",
+            188,
+            "_validate_secret_key",
+            f'raise ValueError("{SECRET_KEY_MSG}")',
+        ),
         f"ValueError: {SECRET_KEY_MSG}",
     ]
 
@@ -623,52 +804,121 @@ def asyncpg_refused_frames(host: str, port: int) -> list[str]:
     """SQLAlchemy async engine -> asyncpg -> asyncio connect, refused (no uvloop)."""
     return [
         *frame(f"{SITE}/sqlalchemy/ext/asyncio/engine.py", 1066, "begin", "async with conn:"),
-        *frame(f"{SITE}/sqlalchemy/ext/asyncio/base.py", 121, "__aenter__",
-               "return await self.start(is_ctxmanager=True)", "self.start(is_ctxmanager=True)"),
-        *frame(f"{SITE}/sqlalchemy/ext/asyncio/engine.py", 274, "start",
-               "await greenlet_spawn(self.sync_engine.connect)"),
-        *frame(f"{SITE}/sqlalchemy/util/_concurrency_py3k.py", 201, "greenlet_spawn",
-               "result = context.throw(*sys.exc_info())", "context.throw(*sys.exc_info())"),
-        *frame(f"{SITE}/sqlalchemy/engine/base.py", 3276, "connect", "return self._connection_cls(self)",
-               "self._connection_cls(self)"),
-        *frame(f"{SITE}/sqlalchemy/engine/base.py", 146, "__init__",
-               "self._dbapi_connection = engine.raw_connection()", "engine.raw_connection()"),
-        *frame(f"{SITE}/sqlalchemy/engine/base.py", 3300, "raw_connection", "return self.pool.connect()",
-               "self.pool.connect()"),
-        *frame(f"{SITE}/sqlalchemy/pool/base.py", 449, "connect", "return _ConnectionFairy._checkout(self)",
-               "_ConnectionFairy._checkout(self)"),
-        *frame(f"{SITE}/sqlalchemy/pool/base.py", 1263, "_checkout", "fairy = _ConnectionRecord.checkout(pool)",
-               "_ConnectionRecord.checkout(pool)"),
+        *frame(
+            f"{SITE}/sqlalchemy/ext/asyncio/base.py",
+            121,
+            "__aenter__",
+            "return await self.start(is_ctxmanager=True)",
+            "self.start(is_ctxmanager=True)",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/ext/asyncio/engine.py", 274, "start", "await greenlet_spawn(self.sync_engine.connect)"
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/util/_concurrency_py3k.py",
+            201,
+            "greenlet_spawn",
+            "result = context.throw(*sys.exc_info())",
+            "context.throw(*sys.exc_info())",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/engine/base.py",
+            3276,
+            "connect",
+            "return self._connection_cls(self)",
+            "self._connection_cls(self)",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/engine/base.py",
+            146,
+            "__init__",
+            "self._dbapi_connection = engine.raw_connection()",
+            "engine.raw_connection()",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/engine/base.py",
+            3300,
+            "raw_connection",
+            "return self.pool.connect()",
+            "self.pool.connect()",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/pool/base.py",
+            449,
+            "connect",
+            "return _ConnectionFairy._checkout(self)",
+            "_ConnectionFairy._checkout(self)",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/pool/base.py",
+            1263,
+            "_checkout",
+            "fairy = _ConnectionRecord.checkout(pool)",
+            "_ConnectionRecord.checkout(pool)",
+        ),
         *frame(f"{SITE}/sqlalchemy/pool/base.py", 712, "checkout", "rec = pool._do_get()", "pool._do_get()"),
         *frame(f"{SITE}/sqlalchemy/pool/impl.py", 179, "_do_get", "with util.safe_reraise():"),
-        *frame(f"{SITE}/sqlalchemy/pool/impl.py", 177, "_do_get", "return self._create_connection()",
-               "self._create_connection()"),
-        *frame(f"{SITE}/sqlalchemy/engine/create.py", 646, "connect",
-               "return dialect.connect(*cargs, **cparams)", "dialect.connect(*cargs, **cparams)"),
-        *frame(f"{SITE}/sqlalchemy/engine/default.py", 625, "connect",
-               "return self.loaded_dbapi.connect(*cargs, **cparams)",
-               "self.loaded_dbapi.connect(*cargs, **cparams)"),
-        *frame(f"{SITE}/sqlalchemy/dialects/postgresql/asyncpg.py", 961, "connect",
-               "await_only(creator_fn(*arg, **kw)),", "await_only(creator_fn(*arg, **kw))"),
-        *frame(f"{SITE}/sqlalchemy/util/_concurrency_py3k.py", 132, "await_only",
-               "return current.driver.switch(awaitable)  # type: ignore[no-any-return]",
-               "current.driver.switch(awaitable)"),
+        *frame(
+            f"{SITE}/sqlalchemy/pool/impl.py",
+            177,
+            "_do_get",
+            "return self._create_connection()",
+            "self._create_connection()",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/engine/create.py",
+            646,
+            "connect",
+            "return dialect.connect(*cargs, **cparams)",
+            "dialect.connect(*cargs, **cparams)",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/engine/default.py",
+            625,
+            "connect",
+            "return self.loaded_dbapi.connect(*cargs, **cparams)",
+            "self.loaded_dbapi.connect(*cargs, **cparams)",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/dialects/postgresql/asyncpg.py",
+            961,
+            "connect",
+            "await_only(creator_fn(*arg, **kw)),",
+            "await_only(creator_fn(*arg, **kw))",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/util/_concurrency_py3k.py",
+            132,
+            "await_only",
+            "return current.driver.switch(awaitable)  # type: ignore[no-any-return]",
+            "current.driver.switch(awaitable)",
+        ),
         *frame(f"{SITE}/sqlalchemy/util/_concurrency_py3k.py", 196, "greenlet_spawn", "value = await result"),
         *frame(f"{SITE}/asyncpg/connection.py", 2329, "connect", "return await connect_utils._connect("),
-        *frame(f"{SITE}/asyncpg/connect_utils.py", 1017, "_connect",
-               "raise last_error or exceptions.TargetServerAttributeNotMatched("),
+        *frame(
+            f"{SITE}/asyncpg/connect_utils.py",
+            1017,
+            "_connect",
+            "raise last_error or exceptions.TargetServerAttributeNotMatched(",
+        ),
         *frame(f"{SITE}/asyncpg/connect_utils.py", 991, "_connect", "conn = await _connect_addr("),
-        *frame(f"{SITE}/asyncpg/connect_utils.py", 828, "_connect_addr",
-               "return await __connect_addr(params, True, *args)"),
+        *frame(
+            f"{SITE}/asyncpg/connect_utils.py", 828, "_connect_addr", "return await __connect_addr(params, True, *args)"
+        ),
         *frame(f"{SITE}/asyncpg/connect_utils.py", 873, "__connect_addr", "tr, pr = await connector"),
-        *frame(f"{SITE}/asyncpg/connect_utils.py", 744, "_create_ssl_connection",
-               "tr, pr = await loop.create_connection("),
+        *frame(
+            f"{SITE}/asyncpg/connect_utils.py", 744, "_create_ssl_connection", "tr, pr = await loop.create_connection("
+        ),
         *frame(f"{PYLIB}/asyncio/base_events.py", 1085, "create_connection", "raise exceptions[0]"),
         *frame(f"{PYLIB}/asyncio/base_events.py", 1069, "create_connection", "sock = await self._connect_sock("),
         *frame(f"{PYLIB}/asyncio/base_events.py", 973, "_connect_sock", "await self.sock_connect(sock, address)"),
         *frame(f"{PYLIB}/asyncio/selector_events.py", 634, "sock_connect", "return await fut"),
-        *frame(f"{PYLIB}/asyncio/selector_events.py", 674, "_sock_connect_cb",
-               "raise OSError(err, f'Connect call failed {address}')"),
+        *frame(
+            f"{PYLIB}/asyncio/selector_events.py",
+            674,
+            "_sock_connect_cb",
+            "raise OSError(err, f'Connect call failed {address}')",
+        ),
         f"ConnectionRefusedError: [Errno 111] Connect call failed ('{host}', {port})",
     ]
 
@@ -679,19 +929,26 @@ def lifespan_db_traceback(host: str = "10.107.0.3", port: int = 5432) -> list[st
     The first line is ``Traceback (most recent call last):``; uvicorn prefixes it with ``ERROR:    ``.
     """
     starlette = [
-        *frame(f"{SITE}/starlette/routing.py", 693, "lifespan",
-               "async with self.lifespan_context(app) as maybe_state:"),
-        *frame(f"{PYLIB}/contextlib.py", 204, "__aenter__", "return await anext(self.gen)",
-               "anext(self.gen)"),
-        *frame(f"{SITE}/fastapi/routing.py", 133, "merged_lifespan",
-               "async with original_context(app) as maybe_original_state:"),
-        *frame(f"{PYLIB}/contextlib.py", 204, "__aenter__", "return await anext(self.gen)",
-               "anext(self.gen)"),
+        *frame(
+            f"{SITE}/starlette/routing.py", 693, "lifespan", "async with self.lifespan_context(app) as maybe_state:"
+        ),
+        *frame(f"{PYLIB}/contextlib.py", 204, "__aenter__", "return await anext(self.gen)", "anext(self.gen)"),
+        *frame(
+            f"{SITE}/fastapi/routing.py",
+            133,
+            "merged_lifespan",
+            "async with original_context(app) as maybe_original_state:",
+        ),
+        *frame(f"{PYLIB}/contextlib.py", 204, "__aenter__", "return await anext(self.gen)", "anext(self.gen)"),
     ]
     return [
         TB_HEAD,
-        *frame("/app/netra_backend/app/db/postgres.py", 132, "initialize_postgres",
-               "async with async_engine.begin() as conn:"),
+        *frame(
+            "/app/netra_backend/app/db/postgres.py",
+            132,
+            "initialize_postgres",
+            "async with async_engine.begin() as conn:",
+        ),
         *frame(f"{PYLIB}/contextlib.py", 204, "__aenter__", "return await anext(self.gen)", "anext(self.gen)"),
         *asyncpg_refused_frames(host, port),
         "",
@@ -699,30 +956,59 @@ def lifespan_db_traceback(host: str = "10.107.0.3", port: int = 5432) -> list[st
         "",
         TB_HEAD,
         *starlette,
-        *frame("/app/netra_backend/app/core/lifespan_manager.py", 52, "lifespan",
-               "raise DatabaseConnectionError(f\"PostgreSQL unreachable at {host}:{port}\") from exc"),
+        *frame(
+            "/app/netra_backend/app/core/lifespan_manager.py",
+            52,
+            "lifespan",
+            'raise DatabaseConnectionError(f"PostgreSQL unreachable at {host}:{port}") from exc',
+        ),
         f"netra_backend.app.core.exceptions.DatabaseConnectionError: PostgreSQL unreachable at {host}:{port}",
     ]
 
 
 def gunicorn_import_db_traceback(host: str, app_module: str, app_path: str) -> list[str]:
     """A gunicorn UvicornWorker fails to boot: the app connects to PostgreSQL (psycopg2) at import time."""
-    refused = (f'connection to server at "{host}", port 5432 failed: Connection refused\n'
-               "\tIs the server running on that host and accepting TCP/IP connections?")
+    refused = (
+        f'connection to server at "{host}", port 5432 failed: Connection refused\n'
+        "\tIs the server running on that host and accepting TCP/IP connections?"
+    )
     return [
         TB_HEAD,
-        *frame(f"{SITE}/sqlalchemy/engine/base.py", 146, "__init__",
-               "self._dbapi_connection = engine.raw_connection()", "engine.raw_connection()"),
-        *frame(f"{SITE}/sqlalchemy/engine/base.py", 3300, "raw_connection", "return self.pool.connect()",
-               "self.pool.connect()"),
-        *frame(f"{SITE}/sqlalchemy/pool/base.py", 449, "connect", "return _ConnectionFairy._checkout(self)",
-               "_ConnectionFairy._checkout(self)"),
-        *frame(f"{SITE}/sqlalchemy/engine/default.py", 625, "connect",
-               "return self.loaded_dbapi.connect(*cargs, **cparams)",
-               "self.loaded_dbapi.connect(*cargs, **cparams)"),
-        *frame(f"{SITE}/psycopg2/__init__.py", 122, "connect",
-               "conn = _connect(dsn, connection_factory=connection_factory, **kwasync)",
-               "_connect(dsn, connection_factory=connection_factory, **kwasync)"),
+        *frame(
+            f"{SITE}/sqlalchemy/engine/base.py",
+            146,
+            "__init__",
+            "self._dbapi_connection = engine.raw_connection()",
+            "engine.raw_connection()",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/engine/base.py",
+            3300,
+            "raw_connection",
+            "return self.pool.connect()",
+            "self.pool.connect()",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/pool/base.py",
+            449,
+            "connect",
+            "return _ConnectionFairy._checkout(self)",
+            "_ConnectionFairy._checkout(self)",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/engine/default.py",
+            625,
+            "connect",
+            "return self.loaded_dbapi.connect(*cargs, **cparams)",
+            "self.loaded_dbapi.connect(*cargs, **cparams)",
+        ),
+        *frame(
+            f"{SITE}/psycopg2/__init__.py",
+            122,
+            "connect",
+            "conn = _connect(dsn, connection_factory=connection_factory, **kwasync)",
+            "_connect(dsn, connection_factory=connection_factory, **kwasync)",
+        ),
         f"psycopg2.OperationalError: {refused}",
         "",
         "",
@@ -732,18 +1018,30 @@ def gunicorn_import_db_traceback(host: str, app_module: str, app_path: str) -> l
         *frame(f"{SITE}/gunicorn/arbiter.py", 609, "spawn_worker", "worker.init_process()"),
         *frame(f"{SITE}/uvicorn/workers.py", 75, "init_process", "super().init_process()"),
         *frame(f"{SITE}/gunicorn/workers/base.py", 134, "init_process", "self.load_wsgi()"),
-        *frame(f"{SITE}/gunicorn/workers/base.py", 146, "load_wsgi", "self.wsgi = self.app.wsgi()",
-               "self.app.wsgi()"),
+        *frame(f"{SITE}/gunicorn/workers/base.py", 146, "load_wsgi", "self.wsgi = self.app.wsgi()", "self.app.wsgi()"),
         *frame(f"{SITE}/gunicorn/app/base.py", 67, "wsgi", "self.callable = self.load()", "self.load()"),
-        *frame(f"{SITE}/gunicorn/app/wsgiapp.py", 58, "load", "return self.load_wsgiapp()",
-               "self.load_wsgiapp()"),
-        *frame(f"{SITE}/gunicorn/app/wsgiapp.py", 48, "load_wsgiapp", "return util.import_app(self.app_uri)",
-               "util.import_app(self.app_uri)"),
-        *frame(f"{SITE}/gunicorn/util.py", 371, "import_app", "mod = importlib.import_module(module)",
-               "importlib.import_module(module)"),
-        *frame(f"{PYLIB}/importlib/__init__.py", 126, "import_module",
-               "return _bootstrap._gcd_import(name[level:], package, level)",
-               "_bootstrap._gcd_import(name[level:], package, level)"),
+        *frame(f"{SITE}/gunicorn/app/wsgiapp.py", 58, "load", "return self.load_wsgiapp()", "self.load_wsgiapp()"),
+        *frame(
+            f"{SITE}/gunicorn/app/wsgiapp.py",
+            48,
+            "load_wsgiapp",
+            "return util.import_app(self.app_uri)",
+            "util.import_app(self.app_uri)",
+        ),
+        *frame(
+            f"{SITE}/gunicorn/util.py",
+            371,
+            "import_app",
+            "mod = importlib.import_module(module)",
+            "importlib.import_module(module)",
+        ),
+        *frame(
+            f"{PYLIB}/importlib/__init__.py",
+            126,
+            "import_module",
+            "return _bootstrap._gcd_import(name[level:], package, level)",
+            "_bootstrap._gcd_import(name[level:], package, level)",
+        ),
         *frame("<frozen importlib._bootstrap>", 1204, "_gcd_import"),
         *frame("<frozen importlib._bootstrap>", 1176, "_find_and_load"),
         *frame("<frozen importlib._bootstrap>", 1147, "_find_and_load_unlocked"),
@@ -752,12 +1050,22 @@ def gunicorn_import_db_traceback(host: str, app_module: str, app_path: str) -> l
         *frame("<frozen importlib._bootstrap>", 241, "_call_with_frames_removed"),
         *frame(f"/app/{app_path}/main.py", 12, "<module>", f"from {app_module}.db import engine, SessionLocal"),
         *frame(f"/app/{app_path}/db.py", 21, "<module>", "with engine.connect() as conn:", "engine.connect()"),
-        *frame(f"{SITE}/sqlalchemy/engine/base.py", 3276, "connect", "return self._connection_cls(self)",
-               "self._connection_cls(self)"),
-        *frame(f"{SITE}/sqlalchemy/engine/base.py", 148, "__init__",
-               "Connection._handle_dbapi_exception_noconnection("),
-        *frame(f"{SITE}/sqlalchemy/engine/base.py", 2440, "_handle_dbapi_exception_noconnection",
-               "raise sqlalchemy_exception.with_traceback(exc_info[2]) from e"),
+        *frame(
+            f"{SITE}/sqlalchemy/engine/base.py",
+            3276,
+            "connect",
+            "return self._connection_cls(self)",
+            "self._connection_cls(self)",
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/engine/base.py", 148, "__init__", "Connection._handle_dbapi_exception_noconnection("
+        ),
+        *frame(
+            f"{SITE}/sqlalchemy/engine/base.py",
+            2440,
+            "_handle_dbapi_exception_noconnection",
+            "raise sqlalchemy_exception.with_traceback(exc_info[2]) from e",
+        ),
         f"sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) {refused}",
         "",
         "(Background on this error at: https://sqlalche.me/e/20/e3q8)",
@@ -792,9 +1100,11 @@ def _uuid(rng: random.Random) -> str:
 
 def fake_jwt(rng: random.Random, sub: str, exp: int) -> str:
     """A syntactically real HS256 JWT (random signature) for redaction tests."""
+
     def b64(obj: dict) -> str:
         raw = json.dumps(obj, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
     sig = base64.urlsafe_b64encode(rng.getrandbits(256).to_bytes(32, "big")).rstrip(b"=").decode()
     return f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64({'sub': sub, 'iat': exp - 3600, 'exp': exp})}.{sig}"
 
@@ -820,35 +1130,57 @@ SCANNER_UA = "Mozilla/5.0 zgrab/0.x"
 
 def client_ips(rng: random.Random, n: int) -> list[str]:
     firsts = [24, 47, 73, 81, 98, 104, 136, 174, 185, 203]
-    return [f"{rng.choice(firsts)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-            for _ in range(n)]
+    return [f"{rng.choice(firsts)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}" for _ in range(n)]
 
 
 def uvicorn_started(rng: random.Random, t: datetime, where: Where, *, complete: bool = True) -> list[dict]:
     """uvicorn's own startup lines (stderr, no severity)."""
-    out = [text_entry(rng, t, where, "INFO:     Started server process [1]"),
-           text_entry(rng, t + ms(0.6), where, "INFO:     Waiting for application startup.")]
+    out = [
+        text_entry(rng, t, where, "INFO:     Started server process [1]"),
+        text_entry(rng, t + ms(0.6), where, "INFO:     Waiting for application startup."),
+    ]
     if complete:
-        out += [text_entry(rng, t + ms(rng.uniform(40, 300)), where, "INFO:     Application startup complete."),
-                text_entry(rng, t + ms(rng.uniform(301, 320)), where,
-                           "INFO:     Uvicorn running on http://0.0.0.0:8080 (Press CTRL+C to quit)")]
+        out += [
+            text_entry(rng, t + ms(rng.uniform(40, 300)), where, "INFO:     Application startup complete."),
+            text_entry(
+                rng,
+                t + ms(rng.uniform(301, 320)),
+                where,
+                "INFO:     Uvicorn running on http://0.0.0.0:8080 (Press CTRL+C to quit)",
+            ),
+        ]
     return out
 
 
 def uvicorn_access(rng: random.Random, t: datetime, where: Where, method: str, path: str, status: int) -> dict:
     """uvicorn access log line on stdout (client address is the Cloud Run front end)."""
-    phrase = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
-              401: "Unauthorized", 404: "Not Found", 422: "Unprocessable Entity",
-              500: "Internal Server Error"}[status]
+    phrase = {
+        200: "OK",
+        201: "Created",
+        204: "No Content",
+        304: "Not Modified",
+        400: "Bad Request",
+        401: "Unauthorized",
+        404: "Not Found",
+        422: "Unprocessable Entity",
+        500: "Internal Server Error",
+    }[status]
     addr = f"169.254.169.126:{rng.randint(30000, 60999)}"
-    return text_entry(rng, t, where, f'INFO:     {addr} - "{method} {path} HTTP/1.1" {status} {phrase}',
-                      log="stdout")
+    return text_entry(rng, t, where, f'INFO:     {addr} - "{method} {path} HTTP/1.1" {status} {phrase}', log="stdout")
 
 
-def api_traffic(rng: random.Random, instances: Sequence[tuple[datetime, datetime, Where]],
-                start: datetime, end: datetime, n: int, base_url: str,
-                routes: Sequence[tuple[str, str, int, float]], *, access_logs: bool = True,
-                status_picker=None) -> list[dict]:
+def api_traffic(
+    rng: random.Random,
+    instances: Sequence[tuple[datetime, datetime, Where]],
+    start: datetime,
+    end: datetime,
+    n: int,
+    base_url: str,
+    routes: Sequence[tuple[str, str, int, float]],
+    *,
+    access_logs: bool = True,
+    status_picker=None,
+) -> list[dict]:
     """``n`` requests spread over [start, end) served by whichever instance is up, with access lines.
 
     ``routes``: (method, path, typical response size, weight). ``instances``: (up_from, up_to, where).
@@ -870,11 +1202,20 @@ def api_traffic(rng: random.Random, instances: Sequence[tuple[datetime, datetime
         latency = rng.uniform(0.004, 0.09) if status < 500 else rng.uniform(0.05, 0.4)
         if access_logs:
             out.append(uvicorn_access(rng, t + secs(latency) - ms(1), where, method, path.split("?")[0], status))
-        out.append(request_entry(rng, t, where, method, base_url + path, status, latency_s=latency,
-                                 response_size=size + rng.randint(-40, 40) if status == 200 else 120,
-                                 user_agent=rng.choice(["python-httpx/0.27.0", "Go-http-client/2.0",
-                                                        "axios/1.7.2"]),
-                                 remote_ip=rng.choice(ips)))
+        out.append(
+            request_entry(
+                rng,
+                t,
+                where,
+                method,
+                base_url + path,
+                status,
+                latency_s=latency,
+                response_size=size + rng.randint(-40, 40) if status == 200 else 120,
+                user_agent=rng.choice(["python-httpx/0.27.0", "Go-http-client/2.0", "axios/1.7.2"]),
+                remote_ip=rng.choice(ips),
+            )
+        )
     return out
 
 
@@ -915,54 +1256,125 @@ POSTGRES_SECRETS = {
     "POSTGRES_USER": "postgres-user-staging",
     "POSTGRES_PASSWORD": "postgres-password-staging",
 }
-AUTH_SECRETS_OLD = {"JWT_SECRET_KEY": "jwt-secret-key-staging", "REDIS_URL": "redis-url-staging",
-                    "SECRET_KEY": "secret-key-staging"}
-AUTH_SECRETS_NEW = {"JWT_SECRET_KEY": "jwt-secret-key-staging", **POSTGRES_SECRETS,
-                    "REDIS_URL": "redis-url-staging", "SECRET_KEY": "secret-key-staging"}
-BACKEND_SECRETS = {"JWT_SECRET_KEY": "jwt-secret-key-staging", **POSTGRES_SECRETS,
-                   "REDIS_URL": "redis-url-staging", "SECRET_KEY": "secret-key-staging"}
+AUTH_SECRETS_OLD = {
+    "JWT_SECRET_KEY": "jwt-secret-key-staging",
+    "REDIS_URL": "redis-url-staging",
+    "SECRET_KEY": "secret-key-staging",
+}
+AUTH_SECRETS_NEW = {
+    "JWT_SECRET_KEY": "jwt-secret-key-staging",
+    **POSTGRES_SECRETS,
+    "REDIS_URL": "redis-url-staging",
+    "SECRET_KEY": "secret-key-staging",
+}
+BACKEND_SECRETS = {
+    "JWT_SECRET_KEY": "jwt-secret-key-staging",
+    **POSTGRES_SECRETS,
+    "REDIS_URL": "redis-url-staging",
+    "SECRET_KEY": "secret-key-staging",
+}
 FRONTEND_SECRETS = {"SECRET_KEY": "secret-key-staging", "REDIS_URL": "redis-url-staging"}
 
 PLANTED_DSN = "postgresql://netra:S3cr3tPass@10.107.0.3:5432/netra"  # secret planted for redaction tests
 
 
-def deploy(rng: random.Random, when: datetime, service: str, rev: str, *, container: str, image: str,
-           secrets: dict[str, str], env: dict[str, str], previous_ready: str, generation: int,
-           cloud_build: bool = True, principal: str = "", user_agent: str = "") -> dict:
-    return audit_deploy(rng, when, service, rev, image=image, container=container, secrets=secrets, env=env,
-                        commit_sha=COMMITS.get(rev, "") if cloud_build else "",
-                        build_id=BUILDS.get(rev, "") if cloud_build else "",
-                        previous_ready=previous_ready, generation=generation, vpc_connector=VPC,
-                        principal=principal, user_agent=user_agent)
+def deploy(
+    rng: random.Random,
+    when: datetime,
+    service: str,
+    rev: str,
+    *,
+    container: str,
+    image: str,
+    secrets: dict[str, str],
+    env: dict[str, str],
+    previous_ready: str,
+    generation: int,
+    cloud_build: bool = True,
+    principal: str = "",
+    user_agent: str = "",
+) -> dict:
+    return audit_deploy(
+        rng,
+        when,
+        service,
+        rev,
+        image=image,
+        container=container,
+        secrets=secrets,
+        env=env,
+        commit_sha=COMMITS.get(rev, "") if cloud_build else "",
+        build_id=BUILDS.get(rev, "") if cloud_build else "",
+        previous_ready=previous_ready,
+        generation=generation,
+        vpc_connector=VPC,
+        principal=principal,
+        user_agent=user_agent,
+    )
 
 
 def auth_attempt(rng: random.Random, t: datetime, where: Where, reason: str, kind: str) -> list[dict]:
     """One auth instance start that dies at import time (kind: redis, dburl, secret)."""
     out = [instance_start(rng, t, where, reason)]
     t += secs(rng.uniform(1.2, 2.4))
-    out.append(json_entry(rng, t, where, f"Auth service starting (environment=staging, revision={where.revision})",
-                          logger="auth_service.main"))
+    out.append(
+        json_entry(
+            rng,
+            t,
+            where,
+            f"Auth service starting (environment=staging, revision={where.revision})",
+            logger="auth_service.main",
+        )
+    )
     t += ms(rng.uniform(20, 60))
     if kind == "redis":
-        out.append(json_entry(rng, t, where, "REDIS_URL not available at import time; AuthRedisManager falling "
-                              "back to redis://localhost:6379/0", severity="WARNING",
-                              logger="auth_service.redis_manager"))
+        out.append(
+            json_entry(
+                rng,
+                t,
+                where,
+                "REDIS_URL not available at import time; AuthRedisManager falling back to redis://localhost:6379/0",
+                severity="WARNING",
+                logger="auth_service.redis_manager",
+            )
+        )
         t += ms(rng.uniform(3, 9))
         lines = redis_import_traceback()
     else:
-        out.append(json_entry(rng, t, where, "AuthRedisManager created (lazy init; connects on first use)",
-                              logger="auth_service.redis_manager"))
+        out.append(
+            json_entry(
+                rng,
+                t,
+                where,
+                "AuthRedisManager created (lazy init; connects on first use)",
+                logger="auth_service.redis_manager",
+            )
+        )
         t += ms(rng.uniform(5, 20))
         if kind == "dburl":
             lines = database_url_traceback()
         else:
-            out.append(json_entry(rng, t, where, "Database URL built from POSTGRES_* components via "
-                                  "DatabaseURLBuilder (host=10.107.0.3, port=5432, db=netra_auth)",
-                                  logger="auth_service.auth_core.database.connection"))
+            out.append(
+                json_entry(
+                    rng,
+                    t,
+                    where,
+                    "Database URL built from POSTGRES_* components via "
+                    "DatabaseURLBuilder (host=10.107.0.3, port=5432, db=netra_auth)",
+                    logger="auth_service.auth_core.database.connection",
+                )
+            )
             t += ms(rng.uniform(5, 20))
-            out.append(json_entry(rng, t, where, "SECRET_KEY validation failed for environment 'staging': "
-                                  "value is empty (length 0, minimum 32)", severity="CRITICAL",
-                                  logger="auth_service.auth_core.config"))
+            out.append(
+                json_entry(
+                    rng,
+                    t,
+                    where,
+                    "SECRET_KEY validation failed for environment 'staging': value is empty (length 0, minimum 32)",
+                    severity="CRITICAL",
+                    logger="auth_service.auth_core.config",
+                )
+            )
             t += ms(rng.uniform(1, 4))
             lines = secret_key_traceback()
     out += traceback_entries(rng, t, where, lines, split=False)
@@ -984,8 +1396,20 @@ def auth_section(rng: random.Random) -> list[dict]:
     ]
     for num, t0, kind, secrets in plan:
         rev = AUTH_REVS[num]
-        out.append(deploy(rng, t0, AUTH, rev, container="auth-service-1", image=f"{image}:{COMMITS[rev]}",
-                          secrets=secrets, env=env, previous_ready="", generation=num))
+        out.append(
+            deploy(
+                rng,
+                t0,
+                AUTH,
+                rev,
+                container="auth-service-1",
+                image=f"{image}:{COMMITS[rev]}",
+                secrets=secrets,
+                env=env,
+                previous_ready="",
+                generation=num,
+            )
+        )
         t = t0 + secs(rng.uniform(7, 11))
         for _attempt in range(3):
             where = Where(AUTH, rev, instance_id(rng))
@@ -996,27 +1420,64 @@ def auth_section(rng: random.Random) -> list[dict]:
     # 00044: manual secret update at the very end of the window; still deploying.
     rev = AUTH_REVS[44]
     t0 = DAY.replace(hour=12, minute=37, second=2, microsecond=118_774)
-    out.append(deploy(rng, t0, AUTH, rev, container="auth-service-1", image=f"{image}:{COMMITS[AUTH_REVS[43]]}",
-                      secrets=AUTH_SECRETS_NEW, env=env, previous_ready="", generation=44, cloud_build=False,
-                      principal="anthony.chaudhary@netrasystems.ai",
-                      user_agent="google-cloud-sdk gcloud/486.0.0 command/gcloud.run.services.update "
-                                 "invocation-id/0c8f5a2e9d1b4c7a8e3f6b2d9a0c5e1f environment/None "
-                                 "environment-version/None client-os/MACOSX client-os-ver/24.6.0 "
-                                 "client-pltf-arch/arm interactive/True from-script/False python/3.12.4 "
-                                 "term/xterm-256color (Macintosh; Intel Mac OS X 24.6.0),gzip(gfe)"))
+    out.append(
+        deploy(
+            rng,
+            t0,
+            AUTH,
+            rev,
+            container="auth-service-1",
+            image=f"{image}:{COMMITS[AUTH_REVS[43]]}",
+            secrets=AUTH_SECRETS_NEW,
+            env=env,
+            previous_ready="",
+            generation=44,
+            cloud_build=False,
+            principal="anthony.chaudhary@netrasystems.ai",
+            user_agent="google-cloud-sdk gcloud/486.0.0 command/gcloud.run.services.update "
+            "invocation-id/0c8f5a2e9d1b4c7a8e3f6b2d9a0c5e1f environment/None "
+            "environment-version/None client-os/MACOSX client-os-ver/24.6.0 "
+            "client-pltf-arch/arm interactive/True from-script/False python/3.12.4 "
+            "term/xterm-256color (Macintosh; Intel Mac OS X 24.6.0),gzip(gfe)",
+        )
+    )
     where = Where(AUTH, rev, instance_id(rng))
     t = t0 + secs(8.37)
     out.append(instance_start(rng, t, where, "DEPLOYMENT_ROLLOUT"))
     t += secs(1.84)
-    out.append(json_entry(rng, t, where, f"Auth service starting (environment=staging, revision={rev})",
-                          logger="auth_service.main"))
-    out.append(json_entry(rng, t + ms(31.2), where, "AuthRedisManager created (lazy init; connects on first use)",
-                          logger="auth_service.redis_manager"))
-    out.append(json_entry(rng, t + ms(44.9), where, "Database URL built from POSTGRES_* components via "
-                          "DatabaseURLBuilder (host=10.107.0.3, port=5432, db=netra_auth)",
-                          logger="auth_service.auth_core.database.connection"))
-    out.append(json_entry(rng, t + ms(52.6), where, "Loading configuration for environment: staging",
-                          logger="auth_service.auth_core.config"))
+    out.append(
+        json_entry(
+            rng, t, where, f"Auth service starting (environment=staging, revision={rev})", logger="auth_service.main"
+        )
+    )
+    out.append(
+        json_entry(
+            rng,
+            t + ms(31.2),
+            where,
+            "AuthRedisManager created (lazy init; connects on first use)",
+            logger="auth_service.redis_manager",
+        )
+    )
+    out.append(
+        json_entry(
+            rng,
+            t + ms(44.9),
+            where,
+            "Database URL built from POSTGRES_* components via "
+            "DatabaseURLBuilder (host=10.107.0.3, port=5432, db=netra_auth)",
+            logger="auth_service.auth_core.database.connection",
+        )
+    )
+    out.append(
+        json_entry(
+            rng,
+            t + ms(52.6),
+            where,
+            "Loading configuration for environment: staging",
+            logger="auth_service.auth_core.config",
+        )
+    )
     return out
 
 
@@ -1027,21 +1488,45 @@ def backend_attempt(rng: random.Random, t: datetime, where: Where, reason: str, 
     """One backend instance start: FastAPI lifespan cannot reach PostgreSQL -> exit(3)."""
     out = [instance_start(rng, t, where, reason)]
     t += secs(rng.uniform(2.0, 3.5))
-    out.append(json_entry(rng, t, where, "Loading configuration for environment: staging",
-                          logger="netra_backend.app.core.config"))
+    out.append(
+        json_entry(
+            rng, t, where, "Loading configuration for environment: staging", logger="netra_backend.app.core.config"
+        )
+    )
     t += ms(rng.uniform(10, 40))
-    out.append(json_entry(rng, t, where, f"Secrets loaded from environment: {BACKEND_SECRET_NAMES}",
-                          logger="netra_backend.app.core.config"))
+    out.append(
+        json_entry(
+            rng,
+            t,
+            where,
+            f"Secrets loaded from environment: {BACKEND_SECRET_NAMES}",
+            logger="netra_backend.app.core.config",
+        )
+    )
     t += ms(rng.uniform(400, 900))
     out += uvicorn_started(rng, t, where, complete=False)
     t += ms(rng.uniform(5, 15))
-    out.append(json_entry(rng, t, where, "Initializing PostgreSQL connection pool (host=10.107.0.3 port=5432 "
-                          "database=netra pool_size=10)", logger="netra_backend.app.db.postgres"))
+    out.append(
+        json_entry(
+            rng,
+            t,
+            where,
+            "Initializing PostgreSQL connection pool (host=10.107.0.3 port=5432 database=netra pool_size=10)",
+            logger="netra_backend.app.db.postgres",
+        )
+    )
     t += ms(rng.uniform(3, 12))
     # PLANTED SECRET: DSN with password inside an ERROR line (redaction test).
-    out.append(json_entry(rng, t, where, f"Database connection failed for {PLANTED_DSN}: [Errno 111] Connect "
-                          "call failed ('10.107.0.3', 5432)", severity="ERROR",
-                          logger="netra_backend.app.db.postgres"))
+    out.append(
+        json_entry(
+            rng,
+            t,
+            where,
+            f"Database connection failed for {PLANTED_DSN}: [Errno 111] Connect call failed ('10.107.0.3', 5432)",
+            severity="ERROR",
+            logger="netra_backend.app.db.postgres",
+        )
+    )
     t += ms(rng.uniform(1, 3))
     tb = traceback_entries(rng, t, where, lifespan_db_traceback(), split=split, prefix="ERROR:    ")
     out += tb
@@ -1061,15 +1546,27 @@ def backend_section(rng: random.Random) -> list[dict]:
     out: list[dict] = []
     t0 = DAY.replace(hour=8, minute=31, second=5, microsecond=412_880)
     env = {"ENVIRONMENT": "staging", "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", "WORKERS": "1"}
-    out.append(deploy(rng, t0, BACKEND, BACKEND_REV, container="backend-1",
-                      image=f"{REGISTRY}/backend:{COMMITS[BACKEND_REV]}", secrets=BACKEND_SECRETS, env=env,
-                      previous_ready="", generation=87))
+    out.append(
+        deploy(
+            rng,
+            t0,
+            BACKEND,
+            BACKEND_REV,
+            container="backend-1",
+            image=f"{REGISTRY}/backend:{COMMITS[BACKEND_REV]}",
+            secrets=BACKEND_SECRETS,
+            env=env,
+            previous_ready="",
+            generation=87,
+        )
+    )
     url = service_url(BACKEND)
     ips = client_ips(rng, 12)
     t = t0 + secs(rng.uniform(8, 10))
-    autoscale_times = [DAY.replace(hour=h, minute=m, second=s) for h, m, s in
-                       [(8, 58, 13), (9, 27, 40), (9, 55, 2), (10, 31, 47), (11, 6, 20), (11, 44, 55),
-                        (12, 19, 31)]]
+    autoscale_times = [
+        DAY.replace(hour=h, minute=m, second=s)
+        for h, m, s in [(8, 58, 13), (9, 27, 40), (9, 55, 2), (10, 31, 47), (11, 6, 20), (11, 44, 55), (12, 19, 31)]
+    ]
     for i in range(10):
         where = Where(BACKEND, BACKEND_REV, instance_id(rng))
         split = i % 2 == 0
@@ -1078,8 +1575,9 @@ def backend_section(rng: random.Random) -> list[dict]:
             out += ents
             t = end_of(ents) + secs(rng.uniform(25, 40))
             if i == 2:
-                out.append(audit_ready(rng, end_of(ents) + secs(rng.uniform(6, 12)), Where(BACKEND, BACKEND_REV),
-                                       False))
+                out.append(
+                    audit_ready(rng, end_of(ents) + secs(rng.uniform(6, 12)), Where(BACKEND, BACKEND_REV), False)
+                )
             continue
         start = autoscale_times[i - 3] + ms(rng.uniform(0, 999))
         # Requests that triggered the cold start wait for it, then fail.
@@ -1089,17 +1587,38 @@ def backend_section(rng: random.Random) -> list[dict]:
         for _ in range(rng.randint(2, 4)):
             arrive = start + ms(rng.uniform(0, 1500))
             fail_at = done + ms(rng.uniform(5, 60))
-            out.append(request_entry(rng, arrive, Where(BACKEND, BACKEND_REV), "GET",
-                                     url + rng.choice(BACKEND_PATHS), 500,
-                                     latency_s=(fail_at - arrive).total_seconds(), response_size=0,
-                                     user_agent=rng.choice(BROWSER_UAS), remote_ip=rng.choice(ips),
-                                     text=COULD_NOT_START))
+            out.append(
+                request_entry(
+                    rng,
+                    arrive,
+                    Where(BACKEND, BACKEND_REV),
+                    "GET",
+                    url + rng.choice(BACKEND_PATHS),
+                    500,
+                    latency_s=(fail_at - arrive).total_seconds(),
+                    response_size=0,
+                    user_agent=rng.choice(BROWSER_UAS),
+                    remote_ip=rng.choice(ips),
+                    text=COULD_NOT_START,
+                )
+            )
         if rng.random() < 0.6:
             arrive = done + secs(rng.uniform(2, 20))
-            out.append(request_entry(rng, arrive, Where(BACKEND, BACKEND_REV), "GET", url + "/api/threads", 503,
-                                     latency_s=rng.uniform(0.002, 0.01), response_size=0,
-                                     user_agent=rng.choice(BROWSER_UAS), remote_ip=rng.choice(ips),
-                                     text=MALFORMED))
+            out.append(
+                request_entry(
+                    rng,
+                    arrive,
+                    Where(BACKEND, BACKEND_REV),
+                    "GET",
+                    url + "/api/threads",
+                    503,
+                    latency_s=rng.uniform(0.002, 0.01),
+                    response_size=0,
+                    user_agent=rng.choice(BROWSER_UAS),
+                    remote_ip=rng.choice(ips),
+                    text=MALFORMED,
+                )
+            )
     return out
 
 
@@ -1112,15 +1631,26 @@ FRONTEND_ASSETS = [
     ("/_next/static/css/7c3e1a9f5b2d8e46.css", 14_903),
     ("/_next/static/media/inter-latin.3a8b2c1d.woff2", 48_256),
 ]
-FRONTEND_PAGES = [("/", 21_480, 5), ("/chat", 24_102, 6), ("/dashboard", 19_877, 3), ("/login", 9_330, 2),
-                  ("/settings", 12_045, 1)]
+FRONTEND_PAGES = [
+    ("/", 21_480, 5),
+    ("/chat", 24_102, 6),
+    ("/dashboard", 19_877, 3),
+    ("/login", 9_330, 2),
+    ("/settings", 12_045, 1),
+]
 
 
 def frontend_instance_boot(rng: random.Random, t: datetime, where: Where, reason: str) -> list[dict]:
     out = [instance_start(rng, t, where, reason)]
     t += secs(rng.uniform(0.8, 1.4))
-    for i, line in enumerate(["  ▲ Next.js 14.2.5", "  - Local:        http://localhost:8080",
-                              "  - Network:      http://0.0.0.0:8080", " ✓ Starting..."]):
+    for i, line in enumerate(
+        [
+            "  ▲ Next.js 14.2.5",
+            "  - Local:        http://localhost:8080",
+            "  - Network:      http://0.0.0.0:8080",
+            " ✓ Starting...",
+        ]
+    ):
         out.append(text_entry(rng, t + ms(i * 1.3), where, line, log="stdout"))
     t += ms(rng.uniform(330, 480))
     out.append(text_entry(rng, t, where, f" ✓ Ready in {rng.randint(340, 470)}ms", log="stdout"))
@@ -1128,19 +1658,43 @@ def frontend_instance_boot(rng: random.Random, t: datetime, where: Where, reason
     out.append(probe_succeeded(rng, t, where, "frontend-1"))
     t += ms(rng.uniform(150, 400))
     # Mentions SECRET_KEY but nothing fails.
-    out.append(json_entry(rng, t, where, "SECRET_KEY loaded from Secret Manager (secret-key-staging, version "
-                          "latest); NEXTAUTH_SECRET not set, using SECRET_KEY for session signing",
-                          severity="WARNING", component="config"))
+    out.append(
+        json_entry(
+            rng,
+            t,
+            where,
+            "SECRET_KEY loaded from Secret Manager (secret-key-staging, version "
+            "latest); NEXTAUTH_SECRET not set, using SECRET_KEY for session signing",
+            severity="WARNING",
+            component="config",
+        )
+    )
     t += ms(rng.uniform(40, 120))
-    out.append(json_entry(rng, t, where, "Connected to Redis at 10.107.0.4:6379 (db=2, session cache)",
-                          component="cache"))
+    out.append(
+        json_entry(rng, t, where, "Connected to Redis at 10.107.0.4:6379 (db=2, session cache)", component="cache")
+    )
     t += ms(rng.uniform(20, 60))
     # Retry, then success: not an incident.
-    out.append(json_entry(rng, t, where, "Postgres connection attempt 1/5 failed: connect ECONNREFUSED "
-                          "10.107.0.8:5432; retrying in 2000ms", severity="WARNING", component="db"))
+    out.append(
+        json_entry(
+            rng,
+            t,
+            where,
+            "Postgres connection attempt 1/5 failed: connect ECONNREFUSED 10.107.0.8:5432; retrying in 2000ms",
+            severity="WARNING",
+            component="db",
+        )
+    )
     t += ms(rng.uniform(2010, 2090))
-    out.append(json_entry(rng, t, where, "Postgres connection established after 2 attempts (host=10.107.0.8 "
-                          "db=netra_frontend pool=5)", component="db"))
+    out.append(
+        json_entry(
+            rng,
+            t,
+            where,
+            "Postgres connection established after 2 attempts (host=10.107.0.8 db=netra_frontend pool=5)",
+            component="db",
+        )
+    )
     return out
 
 
@@ -1148,49 +1702,96 @@ def frontend_chatter(rng: random.Random, t: datetime, where: Where, *, bearer: b
     if bearer:
         # PLANTED SECRET: a JWT after "Bearer " in a DEBUG line (redaction test).
         token = fake_jwt(rng, f"usr_{hex_id(rng, 6)}", 1757070000 + rng.randint(0, 40000))
-        return json_entry(rng, t, where, f"Forwarding request to backend GET /api/threads with headers "
-                          f"{{\"authorization\": \"Bearer {token}\", \"x-request-id\": \"{_uuid(rng)}\"}}",
-                          severity="DEBUG", component="proxy")
+        return json_entry(
+            rng,
+            t,
+            where,
+            f"Forwarding request to backend GET /api/threads with headers "
+            f'{{"authorization": "Bearer {token}", "x-request-id": "{_uuid(rng)}"}}',
+            severity="DEBUG",
+            component="proxy",
+        )
     kind = rng.choices(["session", "render", "cache", "prefs", "flag", "backend"], [30, 25, 8, 6, 4, 12])[0]
     if kind == "session":
-        return json_entry(rng, t, where, f"Session validated for user usr_{hex_id(rng, 6)} (provider=google)",
-                          component="auth")
+        return json_entry(
+            rng, t, where, f"Session validated for user usr_{hex_id(rng, 6)} (provider=google)", component="auth"
+        )
     if kind == "render":
-        page, title = rng.choice([("/dashboard", "Übersicht"), ("/chat", "Unterhaltungen"),
-                                  ("/settings", "Paramètres"), ("/", "ホーム")])
-        return json_entry(rng, t, where, f'Rendered "{page}" in {rng.randint(18, 240)}ms (locale='
-                          f'{rng.choice(["de-DE", "fr-FR", "ja-JP", "en-US"])}, title="{title}")',
-                          component="render")
+        page, title = rng.choice(
+            [("/dashboard", "Übersicht"), ("/chat", "Unterhaltungen"), ("/settings", "Paramètres"), ("/", "ホーム")]
+        )
+        return json_entry(
+            rng,
+            t,
+            where,
+            f'Rendered "{page}" in {rng.randint(18, 240)}ms (locale='
+            f'{rng.choice(["de-DE", "fr-FR", "ja-JP", "en-US"])}, title="{title}")',
+            component="render",
+        )
     if kind == "cache":
-        return json_entry(rng, t, where, f"Cache stats: hit_ratio=0.{rng.randint(86, 97)} "
-                          f"entries={rng.randint(300, 520)} evictions=0", component="cache")
+        return json_entry(
+            rng,
+            t,
+            where,
+            f"Cache stats: hit_ratio=0.{rng.randint(86, 97)} entries={rng.randint(300, 520)} evictions=0",
+            component="cache",
+        )
     if kind == "prefs":
         name = rng.choice(["José Álvarez", "Zoë Müller", "Łukasz Wójcik", "Ana O'Brien"])
-        return json_entry(rng, t, where, f'User "{name}" updated preferences {{"theme": "dark", "lang": '
-                          f'"{rng.choice(["es", "de", "pl", "en"])}"}}', component="settings")
+        return json_entry(
+            rng,
+            t,
+            where,
+            f'User "{name}" updated preferences {{"theme": "dark", "lang": "{rng.choice(["es", "de", "pl", "en"])}"}}',
+            component="settings",
+        )
     if kind == "flag":
-        return json_entry(rng, t, where, 'Feature flag "chat_v2" evaluated: enabled for 25% of users',
-                          component="flags")
+        return json_entry(
+            rng, t, where, 'Feature flag "chat_v2" evaluated: enabled for 25% of users', component="flags"
+        )
     if t < DAY.replace(hour=8, minute=31):
         return json_entry(rng, t, where, "Backend health probe ok (GET /health 200 in 41ms)", component="proxy")
-    return json_entry(rng, t, where, "Backend request failed: GET /api/threads returned 500; serving cached "
-                      "threads", severity="WARNING", component="proxy")
+    return json_entry(
+        rng,
+        t,
+        where,
+        "Backend request failed: GET /api/threads returned 500; serving cached threads",
+        severity="WARNING",
+        component="proxy",
+    )
 
 
 def frontend_section(rng: random.Random) -> list[dict]:
     out: list[dict] = []
     t0 = DAY.replace(hour=8, minute=4, second=12, microsecond=318_442)
-    env = {"NODE_ENV": "production", "NEXT_PUBLIC_API_URL": service_url(BACKEND),
-           "NEXT_PUBLIC_AUTH_URL": service_url(AUTH), "PORT": "8080"}
-    out.append(deploy(rng, t0, FRONTEND, FRONTEND_REV, container="frontend-1",
-                      image=f"{REGISTRY}/frontend:{COMMITS[FRONTEND_REV]}", secrets=FRONTEND_SECRETS, env=env,
-                      previous_ready=f"{FRONTEND}-00022-h3s", generation=23))
+    env = {
+        "NODE_ENV": "production",
+        "NEXT_PUBLIC_API_URL": service_url(BACKEND),
+        "NEXT_PUBLIC_AUTH_URL": service_url(AUTH),
+        "PORT": "8080",
+    }
+    out.append(
+        deploy(
+            rng,
+            t0,
+            FRONTEND,
+            FRONTEND_REV,
+            container="frontend-1",
+            image=f"{REGISTRY}/frontend:{COMMITS[FRONTEND_REV]}",
+            secrets=FRONTEND_SECRETS,
+            env=env,
+            previous_ready=f"{FRONTEND}-00022-h3s",
+            generation=23,
+        )
+    )
     rev = Where(FRONTEND, FRONTEND_REV)
     instances = []  # (up_from, up_to, where)
     end = DAY.replace(hour=12, minute=36, second=30)
-    for start, reason in [(t0 + secs(7.2), "DEPLOYMENT_ROLLOUT"),
-                          (DAY.replace(hour=9, minute=41, second=7, microsecond=503_112), "AUTOSCALING"),
-                          (DAY.replace(hour=11, minute=12, second=44, microsecond=88_310), "AUTOSCALING")]:
+    for start, reason in [
+        (t0 + secs(7.2), "DEPLOYMENT_ROLLOUT"),
+        (DAY.replace(hour=9, minute=41, second=7, microsecond=503_112), "AUTOSCALING"),
+        (DAY.replace(hour=11, minute=12, second=44, microsecond=88_310), "AUTOSCALING"),
+    ]:
         where = rev.on(instance_id(rng))
         ents = frontend_instance_boot(rng, start, where, reason)
         out += ents
@@ -1210,37 +1811,100 @@ def frontend_section(rng: random.Random) -> list[dict]:
         where = rng.choice(up(t))
         ip, ua = rng.choice(ips), rng.choice(BROWSER_UAS)
         page, size, _w = rng.choices(FRONTEND_PAGES, [p[2] for p in FRONTEND_PAGES])[0]
-        out.append(request_entry(rng, t, where, "GET", url + page, 200, latency_s=rng.uniform(0.02, 0.35),
-                                 response_size=size + rng.randint(-200, 200), user_agent=ua, remote_ip=ip,
-                                 protocol="HTTP/2"))
+        out.append(
+            request_entry(
+                rng,
+                t,
+                where,
+                "GET",
+                url + page,
+                200,
+                latency_s=rng.uniform(0.02, 0.35),
+                response_size=size + rng.randint(-200, 200),
+                user_agent=ua,
+                remote_ip=ip,
+                protocol="HTTP/2",
+            )
+        )
         cached = rng.random() < 0.35
         for asset, asize in rng.sample(FRONTEND_ASSETS, rng.randint(3, 5)):
             t += ms(rng.uniform(15, 120))
             status = 304 if cached else 200
-            out.append(request_entry(rng, t, where, "GET", url + asset, status,
-                                     latency_s=rng.uniform(0.002, 0.03),
-                                     response_size=0 if status == 304 else asize, user_agent=ua, remote_ip=ip,
-                                     protocol="HTTP/2"))
+            out.append(
+                request_entry(
+                    rng,
+                    t,
+                    where,
+                    "GET",
+                    url + asset,
+                    status,
+                    latency_s=rng.uniform(0.002, 0.03),
+                    response_size=0 if status == 304 else asize,
+                    user_agent=ua,
+                    remote_ip=ip,
+                    protocol="HTTP/2",
+                )
+            )
         t += ms(rng.uniform(50, 400))
-        out.append(request_entry(rng, t, where, "GET", url + "/api/auth/session", 200,
-                                 latency_s=rng.uniform(0.01, 0.08), response_size=rng.randint(180, 420),
-                                 user_agent=ua, remote_ip=ip, protocol="HTTP/2"))
+        out.append(
+            request_entry(
+                rng,
+                t,
+                where,
+                "GET",
+                url + "/api/auth/session",
+                200,
+                latency_s=rng.uniform(0.01, 0.08),
+                response_size=rng.randint(180, 420),
+                user_agent=ua,
+                remote_ip=ip,
+                protocol="HTTP/2",
+            )
+        )
     # Uptime checks every 5 minutes.
     t = traffic_start + secs(17.4)
     while t < end:
         where = rng.choice(up(t))
-        out.append(request_entry(rng, t, where, "GET", url + "/api/health", 200, latency_s=rng.uniform(0.003, 0.02),
-                                 response_size=rng.randint(48, 52), user_agent=UPTIME_UA,
-                                 remote_ip=f"35.{rng.choice([186, 187, 199])}.{rng.randint(0, 255)}."
-                                           f"{rng.randint(1, 254)}"))
+        out.append(
+            request_entry(
+                rng,
+                t,
+                where,
+                "GET",
+                url + "/api/health",
+                200,
+                latency_s=rng.uniform(0.003, 0.02),
+                response_size=rng.randint(48, 52),
+                user_agent=UPTIME_UA,
+                remote_ip=f"35.{rng.choice([186, 187, 199])}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+            )
+        )
         t += secs(300 + rng.uniform(-0.5, 0.5))
     # Scanners and stray requests: 404s.
-    for path in ["/wp-login.php", "/.env", "/robots.txt", "/admin/.git/config", "/favicon.ico.bak",
-                 "/api/v1/../../etc/passwd", "/xmlrpc.php"]:
+    for path in [
+        "/wp-login.php",
+        "/.env",
+        "/robots.txt",
+        "/admin/.git/config",
+        "/favicon.ico.bak",
+        "/api/v1/../../etc/passwd",
+        "/xmlrpc.php",
+    ]:
         t = traffic_start + secs(rng.uniform(0, span))
-        out.append(request_entry(rng, t, rng.choice(up(t)), "GET", url + path, 404,
-                                 latency_s=rng.uniform(0.005, 0.03), response_size=rng.randint(2300, 2500),
-                                 user_agent=SCANNER_UA, remote_ip=client_ips(rng, 1)[0]))
+        out.append(
+            request_entry(
+                rng,
+                t,
+                rng.choice(up(t)),
+                "GET",
+                url + path,
+                404,
+                latency_s=rng.uniform(0.005, 0.03),
+                response_size=rng.randint(2300, 2500),
+                user_agent=SCANNER_UA,
+                remote_ip=client_ips(rng, 1)[0],
+            )
+        )
     # App chatter.
     bearer_at = {37, 141}
     for i in range(210):
@@ -1250,8 +1914,11 @@ def frontend_section(rng: random.Random) -> list[dict]:
 
 
 def main_sample() -> list[dict]:
-    return [*frontend_section(random.Random(2025_09_05_1)), *backend_section(random.Random(2025_09_05_2)),
-            *auth_section(random.Random(2025_09_05_3))]
+    return [
+        *frontend_section(random.Random(2025_09_05_1)),
+        *backend_section(random.Random(2025_09_05_2)),
+        *auth_section(random.Random(2025_09_05_3)),
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1267,18 +1934,40 @@ def sc_where(service: str, rev: str = "", instance: str = "") -> Where:
     return Where(service, rev, instance, project=SCENARIO_PROJECT)
 
 
-def sc_deploy(rng: random.Random, when: datetime, service: str, rev: str, *, container: str,
-              secrets: dict[str, str], env: dict[str, str], previous_ready: str, generation: int,
-              commit_sha: str) -> dict:
-    return audit_deploy(rng, when, service, rev, image=f"{SC_REGISTRY}/{service}:{commit_sha}",
-                        container=container, secrets=secrets, env=env, commit_sha=commit_sha,
-                        build_id=_uuid(rng), previous_ready=previous_ready, generation=generation,
-                        project=SCENARIO_PROJECT,
-                        principal="318220440917@cloudbuild.gserviceaccount.com")
+def sc_deploy(
+    rng: random.Random,
+    when: datetime,
+    service: str,
+    rev: str,
+    *,
+    container: str,
+    secrets: dict[str, str],
+    env: dict[str, str],
+    previous_ready: str,
+    generation: int,
+    commit_sha: str,
+) -> dict:
+    return audit_deploy(
+        rng,
+        when,
+        service,
+        rev,
+        image=f"{SC_REGISTRY}/{service}:{commit_sha}",
+        container=container,
+        secrets=secrets,
+        env=env,
+        commit_sha=commit_sha,
+        build_id=_uuid(rng),
+        previous_ready=previous_ready,
+        generation=generation,
+        project=SCENARIO_PROJECT,
+        principal="318220440917@cloudbuild.gserviceaccount.com",
+    )
 
 
-def healthy_boot(rng: random.Random, t: datetime, where: Where, container: str, reason: str,
-                 chatter: Sequence[str] = ()) -> list[dict]:
+def healthy_boot(
+    rng: random.Random, t: datetime, where: Where, container: str, reason: str, chatter: Sequence[str] = ()
+) -> list[dict]:
     """Instance start -> app INFO lines -> uvicorn startup complete -> probe succeeded."""
     out = [instance_start(rng, t, where, reason)]
     t += secs(rng.uniform(1.5, 2.5))
@@ -1291,8 +1980,15 @@ def healthy_boot(rng: random.Random, t: datetime, where: Where, container: str, 
     return out
 
 
-def failed_import_boot(rng: random.Random, t: datetime, where: Where, container: str, reason: str,
-                       lines: Sequence[str], chatter: Sequence[str] = ()) -> list[dict]:
+def failed_import_boot(
+    rng: random.Random,
+    t: datetime,
+    where: Where,
+    container: str,
+    reason: str,
+    lines: Sequence[str],
+    chatter: Sequence[str] = (),
+) -> list[dict]:
     """Instance start -> traceback at import (one entry) -> exit(1) -> startup probe failed."""
     out = [instance_start(rng, t, where, reason)]
     t += secs(rng.uniform(1.2, 2.2))
@@ -1308,8 +2004,10 @@ def failed_import_boot(rng: random.Random, t: datetime, where: Where, container:
 
 def gunicorn_db_boot(rng: random.Random, t: datetime, where: Where, reason: str, host: str) -> list[dict]:
     """gunicorn + UvicornWorker; the app connects to PostgreSQL at import; worker fails to boot; exit(3)."""
+
     def g(when: datetime, pid: int, level: str, msg: str) -> dict:
         return text_entry(rng, when, where, f"[{when.strftime('%Y-%m-%d %H:%M:%S')} +0000] [{pid}] [{level}] {msg}")
+
     out = [instance_start(rng, t, where, reason)]
     t += secs(rng.uniform(1.0, 1.8))
     out.append(g(t, 1, "INFO", "Starting gunicorn 22.0.0"))
@@ -1318,8 +2016,13 @@ def gunicorn_db_boot(rng: random.Random, t: datetime, where: Where, reason: str,
     out.append(g(t + ms(3.9), 7, "INFO", "Booting worker with pid: 7"))
     t += ms(rng.uniform(600, 900))
     lines = gunicorn_import_db_traceback(host, "orders", "orders")
-    out += traceback_entries(rng, t, where, lines, prefix=f"[{t.strftime('%Y-%m-%d %H:%M:%S')} +0000] [7] "
-                             "[ERROR] Exception in worker process\n")
+    out += traceback_entries(
+        rng,
+        t,
+        where,
+        lines,
+        prefix=f"[{t.strftime('%Y-%m-%d %H:%M:%S')} +0000] [7] [ERROR] Exception in worker process\n",
+    )
     t += ms(rng.uniform(2, 6))
     out.append(g(t, 7, "INFO", "Worker exiting (pid: 7)"))
     t += ms(rng.uniform(80, 140))
@@ -1338,11 +2041,20 @@ def scenario_crash_loop_db() -> list[dict]:
     svc = "orders-api"
     rev = f"{svc}-00012-q2w"
     t0 = datetime(2025, 9, 10, 14, 0, 3, 511_208, tzinfo=UTC)
-    out = [sc_deploy(rng, t0, svc, rev, container="orders-api-1",
-                     secrets={"DB_PASSWORD": "orders-db-password"},
-                     env={"DB_HOST": "10.20.0.5", "DB_NAME": "orders", "DB_USER": "orders"},
-                     previous_ready=f"{svc}-00011-m8d", generation=12,
-                     commit_sha="41c7d0e2b9a85f3e6c1d4b7a0e9f2c5d8b1a4e7f")]
+    out = [
+        sc_deploy(
+            rng,
+            t0,
+            svc,
+            rev,
+            container="orders-api-1",
+            secrets={"DB_PASSWORD": "orders-db-password"},
+            env={"DB_HOST": "10.20.0.5", "DB_NAME": "orders", "DB_USER": "orders"},
+            previous_ready=f"{svc}-00011-m8d",
+            generation=12,
+            commit_sha="41c7d0e2b9a85f3e6c1d4b7a0e9f2c5d8b1a4e7f",
+        )
+    ]
     url = service_url(svc, SCENARIO_HASH)
     t = t0 + secs(8.6)
     for i in range(10):
@@ -1356,20 +2068,34 @@ def scenario_crash_loop_db() -> list[dict]:
         if i >= 3:
             for _ in range(rng.randint(2, 4)):
                 arrive = t + ms(rng.uniform(-300, 900))
-                out.append(request_entry(rng, arrive, sc_where(svc, rev), rng.choice(["GET", "POST"]),
-                                         url + rng.choice(["/v1/orders", "/v1/orders/recent", "/healthz"]), 500,
-                                         latency_s=(done - arrive).total_seconds() + 0.02, response_size=0,
-                                         user_agent="python-httpx/0.27.0", remote_ip="10.8.0.14",
-                                         text=COULD_NOT_START))
+                out.append(
+                    request_entry(
+                        rng,
+                        arrive,
+                        sc_where(svc, rev),
+                        rng.choice(["GET", "POST"]),
+                        url + rng.choice(["/v1/orders", "/v1/orders/recent", "/healthz"]),
+                        500,
+                        latency_s=(done - arrive).total_seconds() + 0.02,
+                        response_size=0,
+                        user_agent="python-httpx/0.27.0",
+                        remote_ip="10.8.0.14",
+                        text=COULD_NOT_START,
+                    )
+                )
         t = done + secs(rng.uniform(30, 45) if i < 3 else rng.uniform(90, 240))
     return out
 
 
 BILLING_FRAMES = [
     *frame("/app/billing/main.py", 9, "<module>", "from billing.cache import cache"),
-    *frame("/app/billing/cache.py", 41, "<module>",
-           'cache = RedisCache(os.getenv("REDIS_URL", "redis://localhost:6379/0"))',
-           'RedisCache(os.getenv("REDIS_URL", "redis://localhost:6379/0"))'),
+    *frame(
+        "/app/billing/cache.py",
+        41,
+        "<module>",
+        'cache = RedisCache(os.getenv("REDIS_URL", "redis://localhost:6379/0"))',
+        'RedisCache(os.getenv("REDIS_URL", "redis://localhost:6379/0"))',
+    ),
     *frame("/app/billing/cache.py", 18, "__init__", "self._client.ping()"),
 ]
 
@@ -1379,25 +2105,50 @@ def scenario_regression() -> list[dict]:
     rng = random.Random(7102)
     svc = "billing-api"
     revs = {5: f"{svc}-00005-d4k", 6: f"{svc}-00006-p9r", 7: f"{svc}-00007-w2c"}
-    shas = {5: "0a3c5e7f9b1d2f4a6c8e0b2d4f6a8c1e3b5d7f9a", 6: "6e8a0c2e4b6d8f1a3c5e7b9d1f3a5c7e9b2d4f6a",
-            7: "c2e4a6b8d0f1a3c5e7f9b1d3a5c7e9f0b2d4f6a8"}
+    shas = {
+        5: "0a3c5e7f9b1d2f4a6c8e0b2d4f6a8c1e3b5d7f9a",
+        6: "6e8a0c2e4b6d8f1a3c5e7b9d1f3a5c7e9b2d4f6a",
+        7: "c2e4a6b8d0f1a3c5e7f9b1d3a5c7e9f0b2d4f6a8",
+    }
     url = service_url(svc, SCENARIO_HASH)
     env = {"APP_ENV": "production"}
     out: list[dict] = []
     day = datetime(2025, 9, 11, tzinfo=UTC)
-    routes = [("GET", "/v1/invoices", 2_400, 5), ("GET", "/v1/invoices/inv_{id}", 900, 4),
-              ("POST", "/v1/invoices", 640, 2), ("GET", "/healthz", 15, 3)]
+    routes = [
+        ("GET", "/v1/invoices", 2_400, 5),
+        ("GET", "/v1/invoices/inv_{id}", 900, 4),
+        ("POST", "/v1/invoices", 640, 2),
+        ("GET", "/healthz", 15, 3),
+    ]
 
     def failing(num: int, t0: datetime, prev: str, secrets: dict[str, str]) -> None:
         rev = revs[num]
-        out.append(sc_deploy(rng, t0, svc, rev, container="billing-api-1", secrets=secrets, env=env,
-                             previous_ready=prev, generation=num, commit_sha=shas[num]))
+        out.append(
+            sc_deploy(
+                rng,
+                t0,
+                svc,
+                rev,
+                container="billing-api-1",
+                secrets=secrets,
+                env=env,
+                previous_ready=prev,
+                generation=num,
+                commit_sha=shas[num],
+            )
+        )
         t = t0 + secs(9.1)
         for _ in range(3):
             where = sc_where(svc, rev, instance_id(rng))
-            ents = failed_import_boot(rng, t, where, "billing-api-1", "DEPLOYMENT_ROLLOUT",
-                                      redis_import_traceback(app_frames=BILLING_FRAMES),
-                                      chatter=["billing-api starting (env=production)"])
+            ents = failed_import_boot(
+                rng,
+                t,
+                where,
+                "billing-api-1",
+                "DEPLOYMENT_ROLLOUT",
+                redis_import_traceback(app_frames=BILLING_FRAMES),
+                chatter=["billing-api starting (env=production)"],
+            )
             out.extend(ents)
             t = end_of(ents) + secs(rng.uniform(25, 40))
         out.append(audit_ready(rng, t, sc_where(svc, rev), False))
@@ -1406,13 +2157,29 @@ def scenario_regression() -> list[dict]:
     # 00006: reads REDIS_URL from Secret Manager and connects lazily; healthy.
     t0 = day.replace(hour=9, minute=48, second=30, microsecond=117_540)
     rev6 = revs[6]
-    out.append(sc_deploy(rng, t0, svc, rev6, container="billing-api-1",
-                         secrets={"REDIS_URL": "billing-redis-url"}, env=env, previous_ready="", generation=6,
-                         commit_sha=shas[6]))
+    out.append(
+        sc_deploy(
+            rng,
+            t0,
+            svc,
+            rev6,
+            container="billing-api-1",
+            secrets={"REDIS_URL": "billing-redis-url"},
+            env=env,
+            previous_ready="",
+            generation=6,
+            commit_sha=shas[6],
+        )
+    )
     w1 = sc_where(svc, rev6, instance_id(rng))
-    ents = healthy_boot(rng, t0 + secs(8.8), w1, "billing-api-1", "DEPLOYMENT_ROLLOUT",
-                        ["billing-api starting (env=production)", "Redis cache configured (lazy): "
-                         "redis://10.20.0.9:6379/1"])
+    ents = healthy_boot(
+        rng,
+        t0 + secs(8.8),
+        w1,
+        "billing-api-1",
+        "DEPLOYMENT_ROLLOUT",
+        ["billing-api starting (env=production)", "Redis cache configured (lazy): redis://10.20.0.9:6379/1"],
+    )
     out += ents
     out.append(audit_ready(rng, end_of(ents) + secs(4.2), sc_where(svc, rev6), True))
     w2 = sc_where(svc, rev6, instance_id(rng))
@@ -1420,8 +2187,9 @@ def scenario_regression() -> list[dict]:
     out += healthy_boot(rng, t2, w2, "billing-api-1", "AUTOSCALING", ["billing-api starting (env=production)"])
     out.append(json_entry(rng, t2 + secs(40), w2, "Connected to Redis at 10.20.0.9:6379", logger="billing.cache"))
     end = day.replace(hour=13, minute=0)
-    out += api_traffic(rng, [(end_of(ents), end, w1), (t2 + secs(3), end, w2)], end_of(ents) + secs(5), end,
-                       150, url, routes)
+    out += api_traffic(
+        rng, [(end_of(ents), end, w1), (t2 + secs(3), end, w2)], end_of(ents) + secs(5), end, 150, url, routes
+    )
     # 00007: a refactor reintroduces the import-time client without REDIS_URL; traffic stays on 00006.
     failing(7, day.replace(hour=12, minute=14, second=5, microsecond=88_902), rev6, {})
     return out
@@ -1438,32 +2206,61 @@ def scenario_healthy_unknown_error() -> list[dict]:
     w1 = sc_where(svc, rev, instance_id(rng))
     w2 = sc_where(svc, rev, instance_id(rng))
     t2 = day.replace(hour=11, minute=27, second=9, microsecond=311_000)
-    out = healthy_boot(rng, t2, w2, "payments-webhooks-1", "AUTOSCALING",
-                       ["payments-webhooks starting (env=production)"])
+    out = healthy_boot(
+        rng, t2, w2, "payments-webhooks-1", "AUTOSCALING", ["payments-webhooks starting (env=production)"]
+    )
     instances = [(start, end, w1), (t2 + secs(3), end, w2)]
     merchants = [12345, 20871, 30422, 12345, 58110]
-    out += api_traffic(rng, instances, start, end, 140, url,
-                       [("POST", "/webhooks/stripe", 2, 8), ("GET", "/healthz", 15, 2)])
+    out += api_traffic(
+        rng, instances, start, end, 140, url, [("POST", "/webhooks/stripe", 2, 8), ("GET", "/healthz", 15, 2)]
+    )
     span = (end - start).total_seconds()
     for _ in range(24):
         t = start + secs(rng.uniform(0, span))
         where = w1 if t < t2 or rng.random() < 0.5 else w2
         wid = hex_id(rng, 12)
         merchant = rng.choice(merchants)
-        out.append(request_entry(rng, t, where, "POST", url + "/webhooks/stripe", 400,
-                                 latency_s=rng.uniform(0.004, 0.02), response_size=61,
-                                 user_agent="Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-                                 remote_ip=rng.choice(["3.18.12.63", "3.130.192.231", "13.235.14.237"])))
-        out.append(json_entry(rng, t + ms(rng.uniform(2, 8)), where,
-                              f"payment webhook {wid} rejected: signature mismatch for merchant {merchant}",
-                              severity="ERROR", logger="payments.webhooks", merchant_id=merchant, webhook_id=wid))
+        out.append(
+            request_entry(
+                rng,
+                t,
+                where,
+                "POST",
+                url + "/webhooks/stripe",
+                400,
+                latency_s=rng.uniform(0.004, 0.02),
+                response_size=61,
+                user_agent="Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                remote_ip=rng.choice(["3.18.12.63", "3.130.192.231", "13.235.14.237"]),
+            )
+        )
+        out.append(
+            json_entry(
+                rng,
+                t + ms(rng.uniform(2, 8)),
+                where,
+                f"payment webhook {wid} rejected: signature mismatch for merchant {merchant}",
+                severity="ERROR",
+                logger="payments.webhooks",
+                merchant_id=merchant,
+                webhook_id=wid,
+            )
+        )
         out.append(uvicorn_access(rng, t + ms(rng.uniform(9, 15)), where, "POST", "/webhooks/stripe", 400))
     for _ in range(40):
         t = start + secs(rng.uniform(0, span))
         where = w1 if t < t2 or rng.random() < 0.5 else w2
-        out.append(json_entry(rng, t, where, f"payment webhook {hex_id(rng, 12)} processed: "
-                              f"{rng.choice(['invoice.paid', 'charge.succeeded', 'customer.updated'])} "
-                              f"for merchant {rng.choice(merchants)}", logger="payments.webhooks"))
+        out.append(
+            json_entry(
+                rng,
+                t,
+                where,
+                f"payment webhook {hex_id(rng, 12)} processed: "
+                f"{rng.choice(['invoice.paid', 'charge.succeeded', 'customer.updated'])} "
+                f"for merchant {rng.choice(merchants)}",
+                logger="payments.webhooks",
+            )
+        )
     return out
 
 
@@ -1474,19 +2271,41 @@ def scenario_deploy_ok() -> list[dict]:
     rev = f"{svc}-00009-h5j"
     url = service_url(svc, SCENARIO_HASH)
     t0 = datetime(2025, 9, 13, 15, 20, 41, 223_650, tzinfo=UTC)
-    out = [sc_deploy(rng, t0, svc, rev, container="catalog-api-1",
-                     secrets={"DATABASE_URL": "catalog-database-url"}, env={"APP_ENV": "production"},
-                     previous_ready=f"{svc}-00008-c1v", generation=9,
-                     commit_sha="9d1f3b5a7c9e0a2c4e6b8d0f2a4c6e8b0d2f4a6c")]
+    out = [
+        sc_deploy(
+            rng,
+            t0,
+            svc,
+            rev,
+            container="catalog-api-1",
+            secrets={"DATABASE_URL": "catalog-database-url"},
+            env={"APP_ENV": "production"},
+            previous_ready=f"{svc}-00008-c1v",
+            generation=9,
+            commit_sha="9d1f3b5a7c9e0a2c4e6b8d0f2a4c6e8b0d2f4a6c",
+        )
+    ]
     where = sc_where(svc, rev, instance_id(rng))
-    ents = healthy_boot(rng, t0 + secs(9.4), where, "catalog-api-1", "DEPLOYMENT_ROLLOUT",
-                        ["catalog-api starting (env=production)", "Connected to PostgreSQL (pool_size=5)"])
+    ents = healthy_boot(
+        rng,
+        t0 + secs(9.4),
+        where,
+        "catalog-api-1",
+        "DEPLOYMENT_ROLLOUT",
+        ["catalog-api starting (env=production)", "Connected to PostgreSQL (pool_size=5)"],
+    )
     out += ents
     up = end_of(ents)
     out.append(audit_ready(rng, up + secs(3.8), sc_where(svc, rev), True))
-    out += api_traffic(rng, [(up, up + secs(5400), where)], up + secs(6), up + secs(5400), 130, url,
-                       [("GET", "/v1/products", 8_200, 5), ("GET", "/v1/products/{id}", 1_300, 6),
-                        ("GET", "/healthz", 15, 2)])
+    out += api_traffic(
+        rng,
+        [(up, up + secs(5400), where)],
+        up + secs(6),
+        up + secs(5400),
+        130,
+        url,
+        [("GET", "/v1/products", 8_200, 5), ("GET", "/v1/products/{id}", 1_300, 6), ("GET", "/healthz", 15, 2)],
+    )
     return out
 
 
@@ -1499,18 +2318,43 @@ def scenario_deploy_failed() -> list[dict]:
     day = datetime(2025, 9, 14, tzinfo=UTC)
     start, end = day.replace(hour=16), day.replace(hour=17, minute=30)
     w_old = sc_where(svc, old, instance_id(rng))
-    out = api_traffic(rng, [(start, end, w_old)], start, end, 110, url,
-                      [("GET", "/v1/stock/{id}", 420, 6), ("POST", "/v1/reservations", 310, 2),
-                       ("GET", "/healthz", 15, 2)])
+    out = api_traffic(
+        rng,
+        [(start, end, w_old)],
+        start,
+        end,
+        110,
+        url,
+        [("GET", "/v1/stock/{id}", 420, 6), ("POST", "/v1/reservations", 310, 2), ("GET", "/healthz", 15, 2)],
+    )
     t0 = day.replace(hour=16, minute=41, second=19, microsecond=704_233)
-    out.append(sc_deploy(rng, t0, svc, new, container="inventory-api-1", secrets={}, env={"APP_ENV": "production"},
-                         previous_ready=old, generation=15, commit_sha="f3a5c7e9b1d3f5a7c9e1b3d5f7a9c2e4b6d8f0a1"))
+    out.append(
+        sc_deploy(
+            rng,
+            t0,
+            svc,
+            new,
+            container="inventory-api-1",
+            secrets={},
+            env={"APP_ENV": "production"},
+            previous_ready=old,
+            generation=15,
+            commit_sha="f3a5c7e9b1d3f5a7c9e1b3d5f7a9c2e4b6d8f0a1",
+        )
+    )
     t = t0 + secs(8.9)
     lines = database_url_traceback("inventory", "from inventory.db import engine")
     for _ in range(3):
         where = sc_where(svc, new, instance_id(rng))
-        ents = failed_import_boot(rng, t, where, "inventory-api-1", "DEPLOYMENT_ROLLOUT", lines,
-                                  chatter=["inventory-api starting (env=production)"])
+        ents = failed_import_boot(
+            rng,
+            t,
+            where,
+            "inventory-api-1",
+            "DEPLOYMENT_ROLLOUT",
+            lines,
+            chatter=["inventory-api starting (env=production)"],
+        )
         out += ents
         t = end_of(ents) + secs(rng.uniform(25, 40))
     out.append(audit_ready(rng, t, sc_where(svc, new), False))

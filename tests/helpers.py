@@ -26,7 +26,11 @@ def entry(
         "logName": log_name("netra-staging", log),
         "resource": {
             "type": "cloud_run_revision",
-            "labels": {"service_name": service, "revision_name": "" if proto else revision, "project_id": "netra-staging"},
+            "labels": {
+                "service_name": service,
+                "revision_name": "" if proto else revision,
+                "project_id": "netra-staging",
+            },
         },
         "labels": {"instanceId": instance, **(labels or {})},
         "insertId": insert_id or f"{ts}-{service}-{abs(hash(text)) % 10**8}",
@@ -36,7 +40,11 @@ def entry(
     if severity:
         e["severity"] = severity
     if status is not None:
-        e["httpRequest"] = {"status": status, "requestMethod": "GET", "requestUrl": f"https://{service}-x-uc.a.run.app/"}
+        e["httpRequest"] = {
+            "status": status,
+            "requestMethod": "GET",
+            "requestUrl": f"https://{service}-x-uc.a.run.app/",
+        }
     if proto is not None:
         e["protoPayload"] = proto
     return e
@@ -49,7 +57,14 @@ def deploy(ts: str, service: str, revision: str, commit: str = "", secrets: dict
         "resourceName": f"namespaces/netra-staging/services/{service}",
         "request": {"spec": {"template": {"metadata": {"name": revision}, "spec": {"containers": [{"env": env}]}}}},
     }
-    return entry(ts, service=service, log="activity", proto=proto, severity="NOTICE", labels={"commit-sha": commit} if commit else None)
+    return entry(
+        ts,
+        service=service,
+        log="activity",
+        proto=proto,
+        severity="NOTICE",
+        labels={"commit-sha": commit} if commit else None,
+    )
 
 
 def ready(ts: str, service: str, revision: str, ok: bool, message: str = "") -> dict:

@@ -120,7 +120,9 @@ def crash(t: float, service: str, revision: str, instance: str, trace: str, code
     ]
 
 
-def healthy(t: float, service: str, revision: str, instance: str, requests: int = 5, start_gap: float = 30) -> list[dict]:
+def healthy(
+    t: float, service: str, revision: str, instance: str, requests: int = 5, start_gap: float = 30
+) -> list[dict]:
     out = [
         system(t, service, revision, instance, "Starting new instance. Reason: DEPLOYMENT_ROLLOUT - rollout"),
         system(t + 1, service, revision, instance, PROBE_OK),

@@ -107,8 +107,22 @@ def test_healthy_deploy_passes(tmp_path):
 def test_baseline_with_every_issue_passes(tmp_path):
     prev = subprocess.run([*CMD, "report", FAILED, "--format", "json"], capture_output=True, text=True, cwd=ROOT)
     (tmp_path / "prev.json").write_text(prev.stdout)
-    r = cli([FAILED, "--baseline", "prev.json", "--fail-on", "any", "--format", "json", "--out", "ci.json",
-             "--junit", "j.xml"], tmp_path)
+    r = cli(
+        [
+            FAILED,
+            "--baseline",
+            "prev.json",
+            "--fail-on",
+            "any",
+            "--format",
+            "json",
+            "--out",
+            "ci.json",
+            "--junit",
+            "j.xml",
+        ],
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     view = json.loads((tmp_path / "ci.json").read_text())
     assert view["ci"]["result"] == "pass" and view["ci"]["counts"]["known"] == 1
@@ -171,16 +185,20 @@ def _since_deploy_logs():
         # api: revision 1 failed on a missing variable, then a deploy of revision 2 that fails on Redis
         entry("10:00:00", "KeyError: 'DATABASE_URL'", revision="api-00001-abc"),
         deploy("10:05:00", "api", "api-00002-def"),
-        entry("10:06:00", "redis.exceptions.ConnectionError: Error 111 connecting to localhost:6379. Connection refused.",
-              revision="api-00002-def"),
+        entry(
+            "10:06:00",
+            "redis.exceptions.ConnectionError: Error 111 connecting to localhost:6379. Connection refused.",
+            revision="api-00002-def",
+        ),
         # worker: no deploy in the window, its issue stays
         entry("10:07:00", "KeyError: 'QUEUE_URL'", service="worker", revision="worker-00003-xyz"),
     ]
 
 
 def test_since_deploy_keeps_only_what_the_deploy_introduced(tmp_path, capsys):
-    code, out, summary = run_memory(_since_deploy_logs(), capsys, tmp_path, since_deploy=True, fmt="json",
-                                    annotations="never")
+    code, out, summary = run_memory(
+        _since_deploy_logs(), capsys, tmp_path, since_deploy=True, fmt="json", annotations="never"
+    )
     view = json.loads(out)
     assert sorted(i["id"] for i in view["issues"]) == ["api:redis-connection-failed", "worker:missing-config-env"]
     assert view["ci"]["since_deploy"] == {"api": "2025-09-05T10:05:00.000000Z"}
@@ -219,10 +237,14 @@ def test_links_take_project_from_the_option_and_term_from_the_evidence(tmp_path,
     _, out, _ = run_memory(logs, capsys, tmp_path, fmt="json", annotations="never")
     link = json.loads(out)["issues"][0]["logs_url"]
     assert link.endswith("?project=netra-staging")
-    assert unquote(link.split(";query=")[1].split(";")[0]).splitlines()[-1] == "\"KeyError: '\""
+    assert unquote(link.split(";query=")[1].split(";")[0]).splitlines()[-1] == '"KeyError: \'"'
     summary = tmp_path / "s2.md"
-    ci(RunOptions(gcp_project="other-proj"), CiOptions(fmt="json", annotations="never"), sources=[MemorySource(logs)],
-       env={"GITHUB_STEP_SUMMARY": str(summary)})
+    ci(
+        RunOptions(gcp_project="other-proj"),
+        CiOptions(fmt="json", annotations="never"),
+        sources=[MemorySource(logs)],
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert json.loads(capsys.readouterr().out)["issues"][0]["logs_url"].endswith("?project=other-proj")
 
 
@@ -240,13 +262,25 @@ def test_secrets_never_reach_ci_outputs(tmp_path):
 
 
 def _many_services(n: int):
-    return [entry(f"10:{i // 60:02d}:{i % 60:02d}", f"KeyError: 'VAR_{i}'", service=f"svc-{i:04d}",
-                  revision=f"svc-{i:04d}-00001-abc", instance=f"i{i}") for i in range(n)]
+    return [
+        entry(
+            f"10:{i // 60:02d}:{i % 60:02d}",
+            f"KeyError: 'VAR_{i}'",
+            service=f"svc-{i:04d}",
+            revision=f"svc-{i:04d}-00001-abc",
+            instance=f"i{i}",
+        )
+        for i in range(n)
+    ]
 
 
 def test_annotations_are_capped_at_ten_per_type_most_severe_first(tmp_path, capsys):
-    db = entry("11:00:00", 'connection to server at "10.0.0.3", port 5432 failed: Connection refused',
-               service="db-svc", revision="db-svc-00001-abc")
+    db = entry(
+        "11:00:00",
+        'connection to server at "10.0.0.3", port 5432 failed: Connection refused',
+        service="db-svc",
+        revision="db-svc-00001-abc",
+    )
     logs = [*_many_services(25), db]
     code, out, _ = run_memory(logs, capsys, tmp_path)
     errors = annotations(out)["error"]

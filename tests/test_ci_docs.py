@@ -56,15 +56,26 @@ def test_documented_command_runs_on_the_sample(tmp_path, sample, n, fake: FakeLo
     if "--project" in cmd:  # a live run: the same sample, served by the fake Cloud Logging server
         fake.reset([json.loads(line) for line in logs.read_text().splitlines()])
         cmd += ["--anonymous", "--api-endpoint", fake.rest_url]
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "GITHUB_ACTIONS": "true",
-           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
     baseline = _value(cmd, "--baseline")
     if baseline:  # what the doc says a baseline is: an earlier analyze JSON of the same service
-        prev = subprocess.run([sys.executable, "-m", "triage", "analyze", "logs.json", "--format", "json"],
-                              capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
+        prev = subprocess.run(
+            [sys.executable, "-m", "triage", "analyze", "logs.json", "--format", "json"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            check=True,
+        )
         (tmp_path / baseline).write_text(prev.stdout)
-    r = subprocess.run([sys.executable, "-m", "triage", *cmd[1:]], capture_output=True, text=True, cwd=tmp_path,
-                       env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "triage", *cmd[1:]], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
     expected = 0 if baseline else SAMPLES[sample]
     assert r.returncode == expected, f"{shlex.join(cmd)} on {sample}: {r.stdout}{r.stderr}"
     for option in ("--junit", "--sarif", "--out"):

@@ -43,7 +43,9 @@ def test_report_is_deterministic_and_written_to_file(tmp_path):
     outs = []
     for n in range(2):
         out = tmp_path / f"r{n}.md"
-        r = subprocess.run([*CMD, "report", str(p), "--env", "staging", "--out", str(out)], capture_output=True, text=True)
+        r = subprocess.run(
+            [*CMD, "report", str(p), "--env", "staging", "--out", str(out)], capture_output=True, text=True
+        )
         assert r.returncode == 0, r.stderr
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]

@@ -75,9 +75,7 @@ OR logName="projects/demo/logs/cloudaudit.googleapis.com%2Fsystem_event")
 
 
 def test_server_receives_the_exact_filter(fake: FakeLogging, transport: str, clock: FakeClock) -> None:
-    source = make_source(
-        fake, transport, clock, services=("api", "worker"), pushdown=("Traceback", 'say "hi"')
-    )
+    source = make_source(fake, transport, clock, services=("api", "worker"), pushdown=("Traceback", 'say "hi"'))
     list(source.entries())
     assert fake.requests[0].filter == EXPECTED_FILTER
 

@@ -69,7 +69,7 @@ def test_drain_merges_lines_that_differ_in_one_word_and_keeps_others_apart():
 
 
 def test_traceback_clusters_on_its_final_exception():
-    tb = 'Traceback (most recent call last):\n  File "/app/x.py", line {n}, in f\n    g()\nKeyError: \'user_{n}\''
+    tb = "Traceback (most recent call last):\n  File \"/app/x.py\", line {n}, in f\n    g()\nKeyError: 'user_{n}'"
     clusters = mine(events([tb.format(n=n) for n in (1, 2, 3)]))
     assert [(c.template, c.count) for c in clusters] == [("KeyError: '<*>'", 3)]
 
@@ -167,7 +167,9 @@ def test_suggest_rules_drafts_pass_the_rules_test_and_explain_the_cluster(tmp_pa
 
 
 def test_suggestions_redact_examples_and_skip_small_clusters():
-    evs = events([f"login failed for user bob password=hunter{n} at step {n}" for n in range(3)] + ["one-off boom error"])
+    evs = events(
+        [f"login failed for user bob password=hunter{n} at step {n}" for n in range(3)] + ["one-off boom error"]
+    )
     drafts = suggestions(mine(evs), top=5, min_count=2, redactor=Redactor())
     assert len(drafts) == 1
     examples = drafts[0]["examples"]["match"]
@@ -182,7 +184,9 @@ def test_rules_suggest_output_passes_rules_test_on_the_command_line(tmp_path: Pa
     drafts = tmp_path / "drafts.yaml"
     cmd = [sys.executable, "-m", "triage", "rules"]
     sample = root / "samples" / "scenarios" / "healthy-unknown-error.jsonl"
-    made = subprocess.run([*cmd, "suggest", str(sample), "--out", str(drafts)], capture_output=True, text=True, cwd=root)
+    made = subprocess.run(
+        [*cmd, "suggest", str(sample), "--out", str(drafts)], capture_output=True, text=True, cwd=root
+    )
     assert made.returncode == 0, made.stderr
     assert "rules:" in drafts.read_text()
     checked = subprocess.run([*cmd, "test", str(drafts)], capture_output=True, text=True, cwd=root)

@@ -51,7 +51,9 @@ def test_chained_exceptions_stay_one_event():
 
 def test_interleaved_instances_are_kept_apart():
     a = _records(SPLIT, 0, instance="a")
-    b = _records(["Traceback (most recent call last):", '  File "/app/x.py", line 1, in f', "ValueError: bad"], 0, instance="b")
+    b = _records(
+        ["Traceback (most recent call last):", '  File "/app/x.py", line 1, in f', "ValueError: bad"], 0, instance="b"
+    )
     merged = sorted(a + b, key=lambda r: (r.timestamp, r.instance))
     events = list(assemble(merged))
     assert sorted(len(e.records) for e in events) == [3, len(SPLIT)]

@@ -45,26 +45,58 @@ def hard_lines() -> list[bytes]:
         # KELVIN SIGN lower-cases to "k": the reference sees "keyerror: '" after lower()
         orjson.dumps(_entry(t + "1.000000Z", textPayload="\u212aeyError: 'DATABASE_URL'")),
         # an escaped slash and \u-escaped ASCII hide literals from a raw scan
-        b'{"logName":"projects/p/logs/run.googleapis.com%2Fstdout","timestamp":"' + t.encode()
+        b'{"logName":"projects/p/logs/run.googleapis.com%2Fstdout","timestamp":"'
+        + t.encode()
         + b'2.000000Z","resource":{"labels":{"service_name":"netra-auth-service"}},'
         b'"textPayload":"Container called exit(3)\\u002e \\/ KeyError: \\u0027REDIS_URL\\u0027"}',
         # a request without text: its message is built ("GET 503 https://...")
-        orjson.dumps(_entry(t + "3.000000Z", "requests", httpRequest={"requestMethod": "GET", "status": "503",
-                                                                      "requestUrl": "https://a.run.app/x"})),
+        orjson.dumps(
+            _entry(
+                t + "3.000000Z",
+                "requests",
+                httpRequest={"requestMethod": "GET", "status": "503", "requestUrl": "https://a.run.app/x"},
+            )
+        ),
         # statuses the reference reads as 200 and as no status at all ("²" is a digit to str.isdigit())
-        orjson.dumps(_entry(t + "3.100000Z", "requests", httpRequest={"requestMethod": "GET", "status": "0200",
-                                                                      "requestUrl": "https://a.run.app/y"})),
-        orjson.dumps(_entry(t + "3.200000Z", "requests", httpRequest={"requestMethod": "GET", "status": "\u00b2",
-                                                                      "requestUrl": "https://a.run.app/z"})),
+        orjson.dumps(
+            _entry(
+                t + "3.100000Z",
+                "requests",
+                httpRequest={"requestMethod": "GET", "status": "0200", "requestUrl": "https://a.run.app/y"},
+            )
+        ),
+        orjson.dumps(
+            _entry(
+                t + "3.200000Z",
+                "requests",
+                httpRequest={"requestMethod": "GET", "status": "\u00b2", "requestUrl": "https://a.run.app/z"},
+            )
+        ),
         # the first (and only) request URL of a service, from a request without a status; a request whose
         # revision names no service
-        orjson.dumps({**_entry(t + "3.300000Z", "requests", httpRequest={"requestMethod": "GET",
-                                                                        "requestUrl": "https://h.run.app/"}),
-                      "resource": {"type": "cloud_run_revision",
-                                   "labels": {"service_name": "hard-svc", "revision_name": "hard-svc-00001-abc"}}}),
-        orjson.dumps({**_entry(t + "3.400000Z", "requests", httpRequest={"requestMethod": "GET", "status": 200,
-                                                                        "requestUrl": "https://w.run.app/"}),
-                      "resource": {"type": "cloud_run_revision", "labels": {"revision_name": "odd_revision"}}}),
+        orjson.dumps(
+            {
+                **_entry(
+                    t + "3.300000Z",
+                    "requests",
+                    httpRequest={"requestMethod": "GET", "requestUrl": "https://h.run.app/"},
+                ),
+                "resource": {
+                    "type": "cloud_run_revision",
+                    "labels": {"service_name": "hard-svc", "revision_name": "hard-svc-00001-abc"},
+                },
+            }
+        ),
+        orjson.dumps(
+            {
+                **_entry(
+                    t + "3.400000Z",
+                    "requests",
+                    httpRequest={"requestMethod": "GET", "status": 200, "requestUrl": "https://w.run.app/"},
+                ),
+                "resource": {"type": "cloud_run_revision", "labels": {"revision_name": "odd_revision"}},
+            }
+        ),
         # JSON payload without a message key: the message is built from its fields
         orjson.dumps(_entry(t + "4.000000Z", jsonPayload={"detail": "Connection refused", "port": 5432})),
         # numeric severity, a timestamp with an offset and nanoseconds, a numeric instance id
@@ -83,8 +115,8 @@ def hard_lines() -> list[bytes]:
         b"[1, 2, 3]",
         b'{"foo": "bar"}',
         b"   ",
-        "{\"logName\":\"projects/p/logs/run.googleapis.com%2Fstdout\",\"textPayload\":\"Ünïcödé \\\"quoted\\\" "
-        "text\\nsecond line\",\"timestamp\":\"2025-09-05T17:59:09.000000Z\"}".encode(),
+        '{"logName":"projects/p/logs/run.googleapis.com%2Fstdout","textPayload":"Ünïcödé \\"quoted\\" '
+        'text\\nsecond line","timestamp":"2025-09-05T17:59:09.000000Z"}'.encode(),
     ]
     return rows
 
@@ -97,17 +129,45 @@ def summary(path: Path, fast: bool) -> dict:
     h = c.history
     return {
         "issues": [
-            (i.service, i.rule.id, i.count, i.status, i.first_seen, i.last_seen, i.revisions, i.instances,
-             i.fixed_in, i.verified, sorted(i.captures.items()),
-             [(m.event.timestamp, m.event.message) for m in i.evidence])
+            (
+                i.service,
+                i.rule.id,
+                i.count,
+                i.status,
+                i.first_seen,
+                i.last_seen,
+                i.revisions,
+                i.instances,
+                i.fixed_in,
+                i.verified,
+                sorted(i.captures.items()),
+                [(m.event.timestamp, m.event.message) for m in i.evidence],
+            )
             for i in issues
         ],
         "services": [(s.name, s.status, s.entries, s.latest.name if s.latest else None) for s in services],
         "service_entries": dict(sorted(h.service_entries.items())),
         "revisions": sorted(
-            (k, v.entries, v.first_seen, v.last_seen, sorted(v.instances), v.requests, v.served, v.errors_5xx,
-             v.errors_429, v.starts, v.probe_passed, v.probe_failed, v.exits, v.ready, v.ready_time, v.deployed_at,
-             v.commit_sha, dict(v.rules))
+            (
+                k,
+                v.entries,
+                v.first_seen,
+                v.last_seen,
+                sorted(v.instances),
+                v.requests,
+                v.served,
+                v.errors_5xx,
+                v.errors_429,
+                v.starts,
+                v.probe_passed,
+                v.probe_failed,
+                v.exits,
+                v.ready,
+                v.ready_time,
+                v.deployed_at,
+                v.commit_sha,
+                dict(v.rules),
+            )
             for k, v in h.revisions.items()
         ),
         "urls": dict(sorted(h.urls.items())),
@@ -115,8 +175,16 @@ def summary(path: Path, fast: bool) -> dict:
         "window": (h.first_ts, h.last_ts),
         "projects": dict(sorted(h.projects.items())),
         "deploys": [(d.time, d.service, d.revision, d.commit_sha, d.secrets) for d in h.deploys],
-        "stats": (c.stats.entries, c.stats.malformed, c.stats.events, c.stats.error_events, c.stats.matched_events,
-                  c.stats.unmatched_error_events, c.stats.notes, c.stats.partial),
+        "stats": (
+            c.stats.entries,
+            c.stats.malformed,
+            c.stats.events,
+            c.stats.error_events,
+            c.stats.matched_events,
+            c.stats.unmatched_error_events,
+            c.stats.notes,
+            c.stats.partial,
+        ),
         "matcher": (matcher.stats.events, matcher.stats.candidates, matcher.stats.matched),
         # A traceback event can be emitted a little later when benign lines are skipped; order among matches
         # is not an output (issues sort by time), so compare them as a sorted list.

@@ -18,8 +18,10 @@ def _read(path):
 def test_json_lines_with_malformed_lines_counted(tmp_path):
     p = tmp_path / "x.jsonl"
     p.write_bytes(
-        json.dumps(entry("10:00:00", "a")).encode() + b"\n{broken\n\n[1,2]\n\xff\xfe\n"
-        + json.dumps(entry("10:00:01", "b")).encode() + b"\n"
+        json.dumps(entry("10:00:00", "a")).encode()
+        + b"\n{broken\n\n[1,2]\n\xff\xfe\n"
+        + json.dumps(entry("10:00:01", "b")).encode()
+        + b"\n"
     )
     items, stats = _read(p)
     assert [i["textPayload"] for i in items] == ["a", "b"]

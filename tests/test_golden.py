@@ -38,5 +38,18 @@ def test_sample_report_has_the_reference_sections():
         "## Logs and Evidence",
     ):
         assert heading in text, heading
-    positions = [text.index(h) for h in ("## Executive Summary", "## Issues Identified", "## Environment", "## Deployment Arch", "## Recommendations", "## Testing", "## Current Deployment", "## Next Steps", "## Logs and Evidence")]
+    positions = [
+        text.index(h)
+        for h in (
+            "## Executive Summary",
+            "## Issues Identified",
+            "## Environment",
+            "## Deployment Arch",
+            "## Recommendations",
+            "## Testing",
+            "## Current Deployment",
+            "## Next Steps",
+            "## Logs and Evidence",
+        )
+    ]
     assert positions == sorted(positions)

@@ -53,7 +53,10 @@ def test_crash_loop_is_one_issue_led_by_the_refused_database():
     assert pg["trigger"]["commit"].startswith("41c7d0e2b")
     assert "**Led to**: client initialised at module import time ×4, container exited with an error ×4" in md
     assert "revision not ready - container failed to listen on its port\n" in md
-    assert "**Impact**: at startup (before instances became ready); 4 requests to the affected revisions (4 5xx, 0 429)" in md
+    assert (
+        "**Impact**: at startup (before instances became ready); 4 requests to the affected revisions (4 5xx, 0 429)"
+        in md
+    )
 
 
 def test_symptom_without_a_cause_stays_an_issue():
@@ -136,7 +139,7 @@ def test_serving_phase_for_errors_after_the_instance_became_ready():
 
     svc, rev = "api", "api-00002-abc"
     entries = healthy(0, svc, rev, "i1", requests=3)
-    trace = REDIS_TRACE.replace('in <module>\n    cache = RedisCache()', "in handle\n    cache.get(k)")
+    trace = REDIS_TRACE.replace("in <module>\n    cache = RedisCache()", "in handle\n    cache.get(k)")
     entries.append(text(120, svc, rev, "i1", trace))
     issue = by_rule(run(entries)[0])["redis-connection-failed"]
     assert issue["phase"] == "serving"

@@ -35,7 +35,8 @@ def _records(rel: str):
 @pytest.mark.parametrize("rel", FILES)
 def test_committed_file_matches_generator(rel: str, regenerated: Path) -> None:
     assert (SAMPLES / rel).read_bytes() == (regenerated / rel).read_bytes(), (
-        f"{rel} is stale: run `python samples/make_samples.py`")
+        f"{rel} is stale: run `python samples/make_samples.py`"
+    )
 
 
 def test_generator_is_deterministic(tmp_path: Path, regenerated: Path) -> None:
@@ -81,7 +82,7 @@ def test_auth_story() -> None:
     assert sorted(r.revision for r in not_ready) == [ms.AUTH_REVS[41], ms.AUTH_REVS[42], ms.AUTH_REVS[43]]
     by_rev = {rev: "\n".join(r.message for r in recs if r.revision == rev) for rev in ms.AUTH_REVS.values()}
     assert "Error 111 connecting to localhost:6379" in by_rev[ms.AUTH_REVS[41]]
-    assert 'line 366, in <module>' in by_rev[ms.AUTH_REVS[41]]
+    assert "line 366, in <module>" in by_rev[ms.AUTH_REVS[41]]
     assert "KeyError: 'DATABASE_URL'" in by_rev[ms.AUTH_REVS[42]]
     assert "KeyError" not in by_rev[ms.AUTH_REVS[43]]
     assert ms.SECRET_KEY_MSG in by_rev[ms.AUTH_REVS[43]]
@@ -97,8 +98,7 @@ def test_backend_split_traceback_reassembles() -> None:
     backend = [r for r in recs if r.service == ms.BACKEND]
     # Some traceback lines arrive as their own entries, without severity.
     assert any(r.message == "ERROR:    Traceback (most recent call last):" for r in backend)
-    assert any(r.message.startswith("ConnectionRefusedError: [Errno 111]") and r.severity == "DEFAULT"
-               for r in backend)
+    assert any(r.message.startswith("ConnectionRefusedError: [Errno 111]") and r.severity == "DEFAULT" for r in backend)
     events = [e for e in assemble(recs) if e.service == ms.BACKEND and e.is_traceback]
     split = [e for e in events if len(e.records) > 1]
     whole = [e for e in events if len(e.records) == 1]
@@ -128,9 +128,16 @@ def test_frontend_healthy_and_secrets_referenced() -> None:
                 for env in c["env"]:
                     if "valueFrom" in env:
                         secrets.add(env["valueFrom"]["secretKeyRef"]["name"])
-    assert {"jwt-secret-key-staging", "postgres-host-staging", "postgres-port-staging", "postgres-db-staging",
-            "postgres-user-staging", "postgres-password-staging", "redis-url-staging",
-            "secret-key-staging"} <= secrets
+    assert {
+        "jwt-secret-key-staging",
+        "postgres-host-staging",
+        "postgres-port-staging",
+        "postgres-db-staging",
+        "postgres-user-staging",
+        "postgres-password-staging",
+        "redis-url-staging",
+        "secret-key-staging",
+    } <= secrets
 
 
 def test_planted_secrets_present() -> None:

@@ -21,13 +21,15 @@ def rev(n):
 
 
 def test_fixed_when_later_revision_fails_on_a_different_issue():
-    issues, services = _run([
-        deploy("09:00:00", "auth", rev(1)),
-        entry("09:00:10", REDIS, service="auth", revision=rev(1)),
-        deploy("09:10:00", "auth", rev(2), commit="e4d3c9c62"),
-        entry("09:10:10", KEYERR, service="auth", revision=rev(2)),
-        entry("09:10:11", EXIT, service="auth", revision=rev(2), log="system", severity="WARNING"),
-    ])
+    issues, services = _run(
+        [
+            deploy("09:00:00", "auth", rev(1)),
+            entry("09:00:10", REDIS, service="auth", revision=rev(1)),
+            deploy("09:10:00", "auth", rev(2), commit="e4d3c9c62"),
+            entry("09:10:10", KEYERR, service="auth", revision=rev(2)),
+            entry("09:10:11", EXIT, service="auth", revision=rev(2), log="system", severity="WARNING"),
+        ]
+    )
     redis = issues[("auth", "redis-connection-failed")]
     assert (redis.status, redis.fixed_in, redis.fixed_commit, redis.verified) == ("FIXED", rev(2), "e4d3c9c62", False)
     assert issues[("auth", "missing-config-env")].status == "PENDING"
@@ -35,41 +37,55 @@ def test_fixed_when_later_revision_fails_on_a_different_issue():
 
 
 def test_a_revision_that_only_just_started_decides_nothing():
-    issues, services = _run([
-        entry("09:00:10", KEYERR, service="auth", revision=rev(1)),
-        deploy("09:10:00", "auth", rev(2)),
-        entry("09:10:05", "Starting new instance. Reason: DEPLOYMENT_ROLLOUT", service="auth", revision=rev(2), log="system"),
-    ])
+    issues, services = _run(
+        [
+            entry("09:00:10", KEYERR, service="auth", revision=rev(1)),
+            deploy("09:10:00", "auth", rev(2)),
+            entry(
+                "09:10:05",
+                "Starting new instance. Reason: DEPLOYMENT_ROLLOUT",
+                service="auth",
+                revision=rev(2),
+                log="system",
+            ),
+        ]
+    )
     assert issues[("auth", "missing-config-env")].status == "PENDING"
     assert services["auth"].status == "Deploying"
 
 
 def test_verified_fix_when_a_later_revision_serves():
-    issues, services = _run([
-        entry("09:00:10", KEYERR, service="auth", revision=rev(1)),
-        ready("09:20:00", "auth", rev(2), True),
-        entry("09:20:05", None, service="auth", revision=rev(2), log="requests", status=200),
-    ])
+    issues, services = _run(
+        [
+            entry("09:00:10", KEYERR, service="auth", revision=rev(1)),
+            ready("09:20:00", "auth", rev(2), True),
+            entry("09:20:05", None, service="auth", revision=rev(2), log="requests", status=200),
+        ]
+    )
     i = issues[("auth", "missing-config-env")]
     assert (i.status, i.fixed_in, i.verified) == ("FIXED", rev(2), True)
     assert services["auth"].status == "Running"
 
 
 def test_regressed_after_a_healthy_revision():
-    issues, _ = _run([
-        entry("09:00:10", KEYERR, service="auth", revision=rev(1)),
-        ready("09:20:00", "auth", rev(2), True),
-        entry("09:30:10", KEYERR, service="auth", revision=rev(3)),
-    ])
+    issues, _ = _run(
+        [
+            entry("09:00:10", KEYERR, service="auth", revision=rev(1)),
+            ready("09:20:00", "auth", rev(2), True),
+            entry("09:30:10", KEYERR, service="auth", revision=rev(3)),
+        ]
+    )
     assert issues[("auth", "missing-config-env")].status == "REGRESSED"
 
 
 def test_degraded_when_serving_with_an_open_issue():
-    _, services = _run([
-        ready("09:00:00", "api", "api-00001-abc", True),
-        entry("09:00:05", None, service="api", log="requests", status=200),
-        entry("09:00:06", REDIS, service="api"),
-    ])
+    _, services = _run(
+        [
+            ready("09:00:00", "api", "api-00001-abc", True),
+            entry("09:00:05", None, service="api", log="requests", status=200),
+            entry("09:00:06", REDIS, service="api"),
+        ]
+    )
     assert services["api"].status == "Degraded"
 
 

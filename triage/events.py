@@ -121,10 +121,6 @@ class Event:
         where = f"{f.file.rsplit('/', 1)[-1]} line {f.line}"
         return f"{where}: {f.code}" if f.code else where
 
-    @property
-    def exception_message(self) -> str:
-        return self.exceptions[-1][1] if self.exceptions else ""
-
 
 def parse_traceback(text: str) -> tuple[tuple[Frame, ...], tuple[tuple[str, str], ...]]:
     """Frames and chained exceptions of a traceback text (empty tuples if there is none)."""

@@ -46,7 +46,6 @@ class Issue:
     fixed_in: str | None = None
     fixed_commit: str | None = None
     verified: bool = False
-    extra: dict = field(default_factory=dict)
     # Filled by triage.analysis.findings: the postmortem view of the issue.
     symptoms: list[Symptom] = field(default_factory=list)
     phase: str = ""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from triage.analysis.history import History, RevisionState
 from triage.analysis.issues import Issue
-from triage.analysis.statuses import FIXED, OPEN
+from triage.analysis.statuses import OPEN
 
 RUNNING, DEPLOYING, FAILED, DEGRADED, UNKNOWN = "Running", "Deploying", "Failed", "Degraded", "Unknown"
 
@@ -24,10 +24,6 @@ class ServiceState:
     @property
     def open_issues(self) -> list[Issue]:
         return [i for i in self.issues if i.log_status_or_status in OPEN]
-
-    @property
-    def fixed_issues(self) -> list[Issue]:
-        return [i for i in self.issues if i.log_status_or_status == FIXED]
 
 
 def service_status(latest: RevisionState | None, open_issues: list[Issue]) -> str:

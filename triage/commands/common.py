@@ -50,7 +50,7 @@ class Analysis:
     collected: Collected
     issues: list[Issue]
     services: list[ServiceState]
-    findings: Findings | None = None
+    findings: Findings
     project: ProjectConfig = field(default_factory=ProjectConfig)
     options: RunOptions | None = None  # the options after merging the project config
 

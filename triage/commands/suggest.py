@@ -20,7 +20,7 @@ from triage.commands.common import RunOptions, run_analysis
 from triage.commands.report import write_output
 from triage.engine.catalog import Catalog
 from triage.engine.matcher import Matcher
-from triage.engine.rules import Example, Rule, Source, example_entry
+from triage.engine.rules import Example, Rule, RuleLocation, example_entry
 from triage.errors import RuleError
 from triage.events import make_event
 from triage.records import from_entry
@@ -87,7 +87,7 @@ def _matches(matcher: Matcher, rule_id: str, text: str) -> bool:
 def checked(doc: dict[str, Any]) -> dict[str, Any] | None:
     """The draft with only the examples that behave; None if it is not a valid rule or matches nothing."""
     try:
-        rule = Rule.from_dict(doc, Source("<suggested>"))
+        rule = Rule.from_dict(doc, RuleLocation("<suggested>"))
     except RuleError:
         return None
     matcher = Matcher(Catalog((rule,)))

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from triage.engine.rules import Rule, Source
+from triage.engine.rules import Rule, RuleLocation
 from triage.engine.yamlpos import PosDict, line_of, load_yaml
 from triage.errors import RuleError, RuleErrors
 from triage.resources import builtin_rules_dir
@@ -74,7 +74,7 @@ def load_file(path: Path, errors: list[RuleError] | None = None) -> list[Rule]:
     rules: list[Rule] = []
     for i, item in enumerate(items):
         try:
-            rules.append(Rule.from_dict(item, Source(name, line_of(items, i))))
+            rules.append(Rule.from_dict(item, RuleLocation(name, line_of(items, i))))
         except RuleError as exc:
             if errors is None:
                 raise

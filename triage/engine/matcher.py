@@ -15,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import ahocorasick
@@ -146,10 +146,6 @@ class Matcher:
             return
         self._off.add(index)
         self.stats.disabled[rule_id] = why
-
-    def match_all(self, events: Iterable[Event]) -> Iterable[Match]:
-        for event in events:
-            yield from self.match(event)
 
     def match_rule(self, rule: Rule, event: Event) -> dict[str, str] | None:
         """Captures if ``rule`` matches ``event``, else None (ignores the prefilter)."""

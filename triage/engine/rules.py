@@ -43,7 +43,7 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
+class RuleLocation:
     """Where a rule (or a piece of it) was defined."""
 
     path: str
@@ -56,7 +56,7 @@ class Source:
 class _Ctx:
     """Builds located errors while walking one rule mapping."""
 
-    def __init__(self, source: Source, rule: str | None) -> None:
+    def __init__(self, source: RuleLocation, rule: str | None) -> None:
         self.source = source
         self.rule = rule
 
@@ -246,7 +246,7 @@ class Rule:
     problem: str
     root_cause: str
     fix: str
-    source: Source
+    source: RuleLocation
     keywords: tuple[str, ...] = ()  # explicit prefilter literals; derived from the patterns when empty
     immediate: tuple[str, ...] = ()
     long_term: tuple[str, ...] = ()
@@ -266,7 +266,7 @@ class Rule:
         return self.placeholders - self.captures - BUILTIN_PLACEHOLDERS
 
     @classmethod
-    def from_dict(cls, d: Any, source: Source) -> Rule:
+    def from_dict(cls, d: Any, source: RuleLocation) -> Rule:
         ctx = _Ctx(source, None)
         if not isinstance(d, Mapping):
             raise ctx.error("", f"a rule must be a mapping, not {type(d).__name__}")
@@ -329,7 +329,7 @@ class Rule:
             problem=required["problem"],
             root_cause=required["root_cause"],
             fix=required["fix"],
-            source=Source(source.path, getattr(d, "line", None) or source.line),
+            source=RuleLocation(source.path, getattr(d, "line", None) or source.line),
             keywords=_str_list(ctx, d, "keywords", "keywords"),
             immediate=immediate,
             long_term=long_term,
