@@ -11,6 +11,7 @@ from __future__ import annotations
 import re._constants as sc
 import re._parser as sre_parse
 
+from triage.engine.facts import TRIGGERS
 from triage.engine.rules import Condition, Rule
 
 MIN_LITERAL = 3
@@ -65,6 +66,9 @@ def condition_literals(cond: Condition) -> tuple[str, ...]:
         lit = regex_literal(cond.regex.pattern)
         if lit:
             return (lit,)
+    if cond.facts is not None and cond.facts.outcomes:
+        # Every extraction pattern of an outcome contains one of its triggers.
+        return tuple(dict.fromkeys(t for o in sorted(cond.facts.outcomes) for t in TRIGGERS[o]))
     return ()
 
 

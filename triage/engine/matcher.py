@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import ahocorasick
 
+from triage.engine import facts as error_facts
 from triage.engine.catalog import Catalog
 from triage.engine.literals import rule_literals
 from triage.engine.rules import Condition, Rule
@@ -77,6 +78,7 @@ class Matcher:
         self._spent = [0.0] * len(catalog.rules)
         self._runs = [0] * len(catalog.rules)
         self._off: set[int] = set()
+        self._facts: tuple[Event | None, error_facts.Facts] = (None, error_facts.NONE)
         self.unfiltered: tuple[int, ...] = ()
         self.literals: dict[int, tuple[str, ...]] = {}
         automaton = ahocorasick.Automaton()
@@ -202,9 +204,21 @@ class Matcher:
             return None
         if cond.frame is not None and not any(cond.frame.test(f) for f in event.frames):
             return None
+        captures: dict[str, str] = {}
+        if cond.facts is not None:
+            facts = self.facts(event)
+            if not cond.facts.test(facts):
+                return None
+            captures = facts.as_captures()
         if cond.regex is not None:
             m = self._search(cond.regex, text)
             if m is None:
                 return None
-            return {k: v for k, v in m.groupdict().items() if v is not None}
-        return {}
+            captures.update((k, v) for k, v in m.groupdict().items() if v is not None)
+        return captures
+
+    def facts(self, event: Event) -> error_facts.Facts:
+        """The event's error facts, extracted once however many rules ask (events come one at a time)."""
+        if self._facts[0] is not event:
+            self._facts = (event, error_facts.extract(event.message))
+        return self._facts[1]

@@ -13,6 +13,7 @@ from typing import Any
 
 import regex as re
 
+from triage.engine.facts import FACT_KEYS, OUTCOMES
 from triage.engine.yamlpos import duplicate_keys, line_of
 from triage.errors import RuleError
 from triage.records import SEVERITY_LEVELS
@@ -22,7 +23,7 @@ CATEGORIES = ("dependency", "configuration", "startup", "resources", "platform",
 LOG_KINDS = ("stdout", "stderr", "requests", "system", "audit", "other")
 CONDITION_KEYS = (
     "regex", "contains", "startswith", "ignore_case", "severity", "log", "service",
-    "http_status", "exception", "frame",
+    "http_status", "exception", "frame", "facts",
 )  # fmt: skip
 FRAME_KEYS = ("function", "file", "app", "code")
 RULE_KEYS = (
@@ -152,6 +153,35 @@ class FrameTest:
 
 
 @dataclass(frozen=True, slots=True)
+class FactTest:
+    """Each named fact must take one of the given values (see triage.engine.facts)."""
+
+    values: tuple[tuple[str, frozenset[str]], ...]
+
+    @property
+    def outcomes(self) -> frozenset[str]:
+        return next((v for k, v in self.values if k == "outcome"), frozenset())
+
+    def test(self, facts: Any) -> bool:
+        return all(getattr(facts, key) in allowed for key, allowed in self.values)
+
+    @classmethod
+    def from_dict(cls, ctx: _Ctx, d: Any, path: str) -> FactTest:
+        if not isinstance(d, Mapping) or not d:
+            raise ctx.error(path, "must be a non-empty mapping of fact: value (or list of values)")
+        _unknown(ctx, d, FACT_KEYS, path)
+        values = []
+        for key in d:
+            allowed = _str_list(ctx, d, key, f"{path}.{key}")
+            if not allowed:
+                raise ctx.error(f"{path}.{key}", "needs at least one value", d, key)
+            if key == "outcome" and not set(allowed) <= set(OUTCOMES):
+                raise ctx.error(f"{path}.{key}", f"unknown outcome (one of {', '.join(OUTCOMES)})", d, key)
+            values.append((str(key), frozenset(allowed)))
+        return cls(tuple(values))
+
+
+@dataclass(frozen=True, slots=True)
 class Condition:
     """All keys given in one condition must hold (AND)."""
 
@@ -165,6 +195,7 @@ class Condition:
     http_status: tuple[tuple[int, int], ...] = ()
     exception: re.Pattern | None = None
     frame: FrameTest | None = None
+    facts: FactTest | None = None
     line: int | None = None
 
     @classmethod
@@ -218,6 +249,7 @@ class Condition:
             http_status=_status_ranges(ctx, d["http_status"], f"{path}.http_status", d) if "http_status" in d else (),
             exception=exception,
             frame=frame,
+            facts=FactTest.from_dict(ctx, d["facts"], f"{path}.facts") if "facts" in d else None,
             line=getattr(d, "line", None),
         )
 
@@ -318,7 +350,7 @@ class Rule:
             for pattern in (c.regex, c.exception)
             if pattern is not None
             for name in pattern.groupindex
-        )
+        ) | frozenset(FACT_KEYS if any(c.facts for conds in groups.values() for c in conds) else ())
         return cls(
             id=rid,
             title=required["title"],
