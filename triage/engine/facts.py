@@ -68,7 +68,11 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
         # PHP PDO / mysqli: SQLSTATE[HY000] [2002] Connection refused
         ("refused", r"\[2002\] Connection refused"),
         # Anything else that only says it: Errno::ECONNREFUSED, java.net.ConnectException: Connection refused
-        ("refused", r"(?i)\bECONNREFUSED\b|\bconnection refused\b|actively refused it|\[Errno 111\]|Error 111 "),
+        # (not Node's `code: 'ECONNREFUSED'` property lines, which repeat the error printed above them)
+        (
+            "refused",
+            r"(?i)(?<!code: ')(?<!errno: ')\bECONNREFUSED\b|\bconnection refused\b|actively refused it|\[Errno 111\]|Error 111 ",
+        ),
     )
 )
 TRIGGERS = {"refused": ("refused", "errno 111", "error 111")}
