@@ -19,6 +19,7 @@ from typing import Any
 from triage.commands.common import RunOptions, build_model, run_analysis
 from triage.engine.catalog import Catalog
 from triage.errors import InputError, TriageError
+from triage.output import one_line, stdout_safe
 from triage.report import github
 from triage.report.ci_model import OPEN, build_ci_view, deploy_cutoffs, load_baseline
 from triage.report.junit import junit_xml
@@ -67,17 +68,20 @@ def plain_summary(view: Mapping[str, Any]) -> str:
         + (", logs read only partly" if view.get("partial") else "")
     ]
     if ci.get("since_deploy") is not None:
-        since = ", ".join(f"{s} since {t}" for s, t in ci["since_deploy"].items()) or "no deploy events in the logs"
+        since = ", ".join(f"{one_line(s)} since {t}" for s, t in ci["since_deploy"].items())
+        since = since or "no deploy events in the logs"
         lines.append(f"since deploy: {since}")
     for issue in view["issues"]:
         if issue["status"] not in OPEN:
             continue
         mark = "FAIL " if issue["failing"] else "known" if issue["known"] else "open "
+        # Ids and titles carry service names and log text: one line each, or a newline could start a command.
         lines.append(
-            f"  {mark} {issue['severity']:<8} {issue['status']:<9} {issue['id']}  {issue['title']} ({issue['count']}x)"
+            f"  {mark} {issue['severity']:<8} {issue['status']:<9} {one_line(issue['id'])}  "
+            f"{one_line(issue['title'])} ({issue['count']}x)"
         )
         if issue["failing"] and issue.get("logs_url"):
-            lines.append(f"        logs: {issue['logs_url']}")
+            lines.append(f"        logs: {one_line(issue['logs_url'])}")
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +147,7 @@ def ci(
         ci_opts.annotations == "auto" and env.get("GITHUB_ACTIONS") == "true" and not stdout_is_json
     )
     if not ci_opts.out:
-        sys.stdout.write(main)
+        sys.stdout.write(stdout_safe(main))
     if annotate:
         # Workflow commands are read from stdout; with JSON on stdout they would corrupt it (use --out).
         sys.stdout.write("".join(line + "\n" for line in github.workflow_commands(view)))

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from triage.commands.common import RunOptions, build_model, run_analysis
 from triage.errors import TriageError
+from triage.output import write_stdout
 from triage.report.render import render_json, render_markdown
 
 
 def write_output(text: str, out: Path | None) -> None:
     if out is None:
-        sys.stdout.write(text)
+        write_stdout(text)
         return
     try:
         out.write_text(text, encoding="utf-8")

@@ -16,6 +16,7 @@ import orjson
 import regex as re
 
 from triage.errors import TriageError
+from triage.output import strip_controls
 from triage.resources import templates_dir
 
 BUILTIN_TEMPLATES = {"audit": "audit.md.j2", "postmortem": "postmortem.md.j2"}
@@ -138,8 +139,9 @@ def render_markdown(model: dict[str, Any], template: str = "audit") -> str:
     except jinja2.TemplateError as exc:
         where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "lineno", None) else ""
         raise TriageError(f"template {template}: {where}{exc.message}") from None
-    # Collapse runs of blank lines a conditional block may leave; output stays byte-stable.
-    return re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
+    # Controls go whatever the template printed unfiltered (NUL, ESC reach a terminal or a PR comment);
+    # then runs of blank lines a conditional block may leave collapse; output stays byte-stable.
+    return re.sub(r"\n{3,}", "\n\n", strip_controls(text)).rstrip("\n") + "\n"
 
 
 def render_json(model: dict[str, Any]) -> str:
