@@ -98,3 +98,22 @@ def test_a_failing_template_keeps_the_previous_report(tmp_path):
     (tmp_path / "report.md").write_text("previous report\n")
     r = _triage(["report", FAILED, "--template", "bad.md.j2", "--out", "report.md"], tmp_path)
     assert r.returncode == 2 and (tmp_path / "report.md").read_text() == "previous report\n"
+
+
+def test_custom_templates_are_sandboxed(tmp_path):
+    for n, body in enumerate(
+        [
+            "{{ ''.__class__.__mro__[1].__subclasses__() }}\n",
+            "{{ report.__class__.__init__.__globals__ }}\n",
+            "{{ cycler.__init__.__globals__.os.system('touch pwned') }}\n",
+        ]
+    ):
+        (tmp_path / f"evil{n}.md.j2").write_text(body)
+        r = _triage(["report", FAILED, "--template", f"evil{n}.md.j2"], tmp_path)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+        assert "unsafe" in r.stderr or "sandbox" in r.stderr, r.stderr
+    assert not (tmp_path / "pwned").exists()
+    (tmp_path / "ok.md.j2").write_text("# {{ report.issues | length }} issues {{ 'x' | code }}\n")
+    r = _triage(["report", FAILED, "--template", "ok.md.j2"], tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("# ") and "`x`" in r.stdout

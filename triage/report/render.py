@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 import orjson
 import regex as re
 
@@ -102,9 +103,14 @@ def utc(value: Any) -> str:
 
 @functools.lru_cache(maxsize=8)
 def environment(extra_dir: Path | None = None) -> jinja2.Environment:
-    """One environment per template folder: jinja2 caches compiled templates (and reloads changed files)."""
+    """One environment per template folder: jinja2 caches compiled templates (and reloads changed files).
+
+    A team's template (``extra_dir``) may come from any cloned repository: it renders sandboxed, so it
+    cannot reach Python internals (``''.__class__.__mro__``) and run code; the built-in ones need no sandbox.
+    """
     dirs = [str(extra_dir)] if extra_dir else []
-    env = jinja2.Environment(
+    kind = jinja2.sandbox.SandboxedEnvironment if extra_dir else jinja2.Environment
+    env = kind(
         loader=jinja2.FileSystemLoader([*dirs, str(templates_dir())]),
         autoescape=False,  # markdown, not HTML: escaping is done by the filters above
         keep_trailing_newline=True,
@@ -136,6 +142,8 @@ def render_markdown(model: dict[str, Any], template: str = "audit") -> str:
         else:
             raise TriageError(f"--template: no built-in template or file named {template!r}")
         text = tpl.render(report=model)
+    except jinja2.sandbox.SecurityError as exc:
+        raise TriageError(f"template {template}: not allowed in a custom template (sandboxed): {exc}") from None
     except jinja2.TemplateError as exc:
         where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "lineno", None) else ""
         raise TriageError(f"template {template}: {where}{exc.message}") from None
