@@ -352,3 +352,54 @@ def test_live_read_failures_exit_3(tmp_path, fake):
     fake.fail(None, 403)  # the first page comes, the second is refused
     r = cli([*args, "--allow-partial"], tmp_path)
     assert r.returncode == 3 and r.stdout.startswith("triage ci: PARTIAL"), r.stdout + r.stderr
+
+
+# ------------------------------------------------------------------ hostile log text vs the runner
+
+HOSTILE_SERVICE = "api\n::stop-commands::tok3n\r\n::error title=x::planted\x00\x1b[31m"
+HOSTILE_TEXT = "KeyError: 'DATABASE_URL' \n::stop-commands::tok3n\n::warning::planted %0A 50%\x1b]0;x\x07\x00"
+
+
+def _runner_lines(stdout: str) -> list[str]:
+    """The lines as the runner reads them: split on CR and LF, leading whitespace trimmed."""
+    return [line.lstrip() for line in stdout.replace("\r", "\n").split("\n")]
+
+
+def test_hostile_text_cannot_steer_the_runner(tmp_path):
+    logs = tmp_path / "logs.jsonl"
+    hostile = [
+        entry("10:00:00", HOSTILE_TEXT, service=HOSTILE_SERVICE, revision="r-00001-abc"),
+        entry("10:00:01", "KeyError: 'QUEUE_URL'", service="plain-svc", revision="plain-svc-00001-abc"),
+    ]
+    logs.write_text("".join(json.dumps(e) + "\n" for e in hostile))
+    r = cli([logs, "--fail-on", "high"], tmp_path)
+    assert r.returncode == 1, r.stderr
+    commands = [line for line in _runner_lines(r.stdout) if line.startswith("::")]
+    # Only triage's own annotations, one per issue: nothing from the logs, and stop-commands never issued.
+    assert len(commands) == 2 and all(line.startswith("::error title=") for line in commands), commands
+    # The runner ends the properties at the first "::": the planted text stays escaped data, not a command.
+    assert all(line[2:].split("::", 1)[0].startswith("error title=") for line in commands)
+    assert all("%0A%3A%3Astop-commands" in line for line in commands if "stop-commands" in line)
+    assert any(line.startswith("::error title=plain-svc%3A") for line in commands)  # still annotated after it
+    for text in (r.stdout, (tmp_path / "summary.md").read_text()):
+        assert "\x00" not in text and "\x1b" not in text and "\x07" not in text and "\r" not in text
+
+
+def test_hostile_text_in_text_and_report_stdout(tmp_path):
+    logs = tmp_path / "logs.jsonl"
+    logs.write_text(json.dumps(entry("10:00:00", HOSTILE_TEXT, service=HOSTILE_SERVICE)) + "\n")
+    r = cli([logs, "--github-annotations", "never"], tmp_path)
+    assert r.returncode == 1 and r.stdout.startswith("triage ci: FAIL")
+    assert not any(line.startswith("::") for line in _runner_lines(r.stdout)), r.stdout
+    assert "\x00" not in r.stdout and "\x1b" not in r.stdout
+    rep = subprocess.run([*CMD, "report", logs], capture_output=True, text=True, cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert not any(line.startswith("::") for line in _runner_lines(rep.stdout))
+    assert "\x00" not in rep.stdout and "\x1b" not in rep.stdout and "\x07" not in rep.stdout
+
+
+def test_stdout_guard_and_command_strip_controls():
+    from triage.output import stdout_safe
+
+    assert stdout_safe("ok\n  ::stop-commands::t\n::x\x00\x1b") == "ok\n\\  ::stop-commands::t\n\\::x"
+    assert github.command("error", "a\x00\nb\x1b", "t\x07\n::x") == "::error title=t%0A%3A%3Ax::a%0Ab"

@@ -1,7 +1,8 @@
 """Command line: parse options, call a plain function from triage.commands, map errors to exit codes.
 
 No logic lives here. Every TriageError becomes one line on stderr and its exit code (2 for usage and
-input errors); anything else is a bug and keeps its traceback.
+input errors); Ctrl-C (SIGINT) becomes "interrupted" and 130, the shell's code for it; anything else
+is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import typer
 from triage.commands.common import RunOptions
 from triage.commands.pull import make_live_options
 from triage.errors import RuleErrors, TriageError
+
+INTERRUPTED = 130  # 128 + SIGINT
 
 app = typer.Typer(
     name="triage",
@@ -72,6 +75,10 @@ def run(fn: Callable[[], int]) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         code = 0
+    except KeyboardInterrupt:
+        # Caught here, not by click (which prints "Aborted!" and exits 1); outputs are atomic, none is half-written.
+        typer.echo("triage: interrupted", err=True)
+        raise typer.Exit(INTERRUPTED) from None
     raise typer.Exit(code)
 
 
@@ -397,7 +404,11 @@ def ci(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C outside a command's run (while parsing options)
+        print("triage: interrupted", file=sys.stderr)
+        sys.exit(INTERRUPTED)
 
 
 if __name__ == "__main__":

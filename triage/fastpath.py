@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -195,11 +196,18 @@ def full_entries(source: FileSource, results: Iterator[ChunkResult], agg: Aggreg
         agg.merge(res.agg)
 
 
+def _worker_start(literals: tuple[str, ...]) -> None:
+    # Ctrl-C reaches the whole process group: only the parent handles it (one "interrupted" line),
+    # workers would each print a KeyboardInterrupt traceback; the parent's pool terminates them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    init_worker(literals)
+
+
 def pool_for(matcher: Matcher) -> Any:
     literals = tuple(lit for lits in matcher.literals.values() for lit in lits)
     workers = max(1, min(2, os.cpu_count() or 1))
     ctx = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-    return ctx.Pool(workers, initializer=init_worker, initargs=(literals,))
+    return ctx.Pool(workers, initializer=_worker_start, initargs=(literals,))
 
 
 def source_entries(source: FileSource, pool: Any, agg: Aggregate) -> Iterator[Mapping[str, Any]]:

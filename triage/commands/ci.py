@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from triage.commands.common import RunOptions, build_model, run_analysis
+from triage.commands.common import RunOptions, build_model, check_outputs, run_analysis
 from triage.engine.catalog import Catalog
-from triage.errors import InputError, TriageError
+from triage.errors import InputError
+from triage.output import one_line, stdout_safe, write_atomic
 from triage.report import github
 from triage.report.ci_model import OPEN, build_ci_view, deploy_cutoffs, load_baseline
 from triage.report.junit import junit_xml
@@ -67,26 +68,21 @@ def plain_summary(view: Mapping[str, Any]) -> str:
         + (", logs read only partly" if view.get("partial") else "")
     ]
     if ci.get("since_deploy") is not None:
-        since = ", ".join(f"{s} since {t}" for s, t in ci["since_deploy"].items()) or "no deploy events in the logs"
+        since = ", ".join(f"{one_line(s)} since {t}" for s, t in ci["since_deploy"].items())
+        since = since or "no deploy events in the logs"
         lines.append(f"since deploy: {since}")
     for issue in view["issues"]:
         if issue["status"] not in OPEN:
             continue
         mark = "FAIL " if issue["failing"] else "known" if issue["known"] else "open "
+        # Ids and titles carry service names and log text: one line each, or a newline could start a command.
         lines.append(
-            f"  {mark} {issue['severity']:<8} {issue['status']:<9} {issue['id']}  {issue['title']} ({issue['count']}x)"
+            f"  {mark} {issue['severity']:<8} {issue['status']:<9} {one_line(issue['id'])}  "
+            f"{one_line(issue['title'])} ({issue['count']}x)"
         )
         if issue["failing"] and issue.get("logs_url"):
-            lines.append(f"        logs: {issue['logs_url']}")
+            lines.append(f"        logs: {one_line(issue['logs_url'])}")
     return "\n".join(lines) + "\n"
-
-
-def _write(path: Path, text: str, append: bool = False) -> None:
-    try:
-        with path.open("a" if append else "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise TriageError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 def _summary_budget(path: Path) -> int:
@@ -125,25 +121,29 @@ def ci(
     env: Mapping[str, str] | None = None,
 ) -> int:
     env = os.environ if env is None else env
+    summary_path = env.get("GITHUB_STEP_SUMMARY")
+    outputs = {"--out": ci_opts.out, "--junit": ci_opts.junit, "--sarif": ci_opts.sarif}
+    check_outputs(
+        opts, {**outputs, "GITHUB_STEP_SUMMARY": Path(summary_path) if summary_path else None}, ci_opts.baseline
+    )
     view, catalog = ci_view(opts, ci_opts, sources)
     rules = catalog_rules(catalog)
     main = render_json(view) if ci_opts.fmt == "json" else plain_summary(view)
     if ci_opts.out:
-        _write(ci_opts.out, main)
+        write_atomic(ci_opts.out, main)
     if ci_opts.junit:
-        _write(ci_opts.junit, junit_xml(view, rules))
+        write_atomic(ci_opts.junit, junit_xml(view, rules))
     if ci_opts.sarif:
-        _write(ci_opts.sarif, render_sarif(view, rules))
-    summary_path = env.get("GITHUB_STEP_SUMMARY")
+        write_atomic(ci_opts.sarif, render_sarif(view, rules))
     if summary_path:
         path = Path(summary_path)
-        _write(path, github.step_summary(view, _summary_budget(path)), append=True)
+        write_atomic(path, github.step_summary(view, _summary_budget(path)), append=True)
     stdout_is_json = ci_opts.fmt == "json" and not ci_opts.out
     annotate = ci_opts.annotations == "always" or (
         ci_opts.annotations == "auto" and env.get("GITHUB_ACTIONS") == "true" and not stdout_is_json
     )
     if not ci_opts.out:
-        sys.stdout.write(main)
+        sys.stdout.write(stdout_safe(main))
     if annotate:
         # Workflow commands are read from stdout; with JSON on stdout they would corrupt it (use --out).
         sys.stdout.write("".join(line + "\n" for line in github.workflow_commands(view)))

@@ -16,6 +16,7 @@ from triage.analysis.services import ServiceState, build_services
 from triage.config import ProjectConfig, find_config, load_annotations_file
 from triage.engine import Catalog, Matcher, load_catalog
 from triage.errors import TriageError
+from triage.output import refuse_overwriting_inputs
 from triage.pipeline import Collected, collect
 from triage.report import model as report_model
 from triage.report.redact import Redactor, extra_patterns
@@ -86,6 +87,11 @@ def load_previous(path: Path) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise TriageError(f"--previous: {path} is not a triage report JSON object")
     return data
+
+
+def check_outputs(opts: RunOptions, outputs: dict[str, Path | None], *inputs: Path | None) -> None:
+    """Refuse, before any work, an output path that is one of the files the run reads."""
+    refuse_overwriting_inputs(outputs, (*opts.sources, opts.previous, opts.config, opts.annotations, *inputs))
 
 
 def file_sources(paths: Sequence[str]) -> list[Source]:

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from triage.commands.common import RunOptions, build_model, run_analysis
-from triage.errors import TriageError
+from triage.commands.common import RunOptions, build_model, check_outputs, run_analysis
+from triage.output import write_atomic, write_stdout
 from triage.report.render import render_json, render_markdown
 
 
 def write_output(text: str, out: Path | None) -> None:
     if out is None:
-        sys.stdout.write(text)
+        write_stdout(text)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise TriageError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    write_atomic(out, text)
 
 
 def report(opts: RunOptions, *, fmt: str = "md", template: str = "audit", out: Path | None = None) -> int:
+    check_outputs(opts, {"--out": out})
     analysis = run_analysis(opts)
     model = build_model(opts, analysis)
     text = render_json(model) if fmt == "json" else render_markdown(model, template)
@@ -50,6 +47,7 @@ def analyze_table(model: dict) -> str:
 
 
 def analyze(opts: RunOptions, *, fmt: str = "table", out: Path | None = None) -> int:
+    check_outputs(opts, {"--out": out})
     analysis = run_analysis(opts)
     model = build_model(opts, analysis, prose=False)
     write_output(render_json(model) if fmt == "json" else analyze_table(model), out)

@@ -16,7 +16,7 @@ import regex as re
 import yaml
 
 from triage.analysis.clusters import Cluster, template_regex
-from triage.commands.common import RunOptions, run_analysis
+from triage.commands.common import RunOptions, check_outputs, run_analysis
 from triage.commands.report import write_output
 from triage.engine.catalog import Catalog
 from triage.engine.matcher import Matcher
@@ -135,6 +135,7 @@ def to_yaml(rules: list[dict[str, Any]], header: str) -> str:
 
 
 def suggest(opts: RunOptions, *, top: int = 5, min_count: int = 2, out: Path | None = None) -> int:
+    check_outputs(opts, {"--out": out})
     analysis = run_analysis(opts)
     assert analysis.findings is not None and analysis.options is not None
     stats = analysis.collected.stats

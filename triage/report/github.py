@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from triage.output import strip_controls
 from triage.report.ci_model import OPEN
 from triage.report.render import cell, code, fence, inline
 
@@ -36,8 +37,9 @@ def escape_property(text: str) -> str:
 
 
 def command(kind: str, message: str, title: str | None = None) -> str:
-    props = f" title={escape_property(title)}" if title else ""
-    return f"::{kind}{props}::{escape_data(message)}"
+    """One workflow command line; log text in it can neither end the line nor start another command."""
+    props = f" title={escape_property(strip_controls(title))}" if title else ""
+    return f"::{kind}{props}::{escape_data(strip_controls(message))}"
 
 
 def _annotation(issue: Mapping[str, Any]) -> tuple[str, str]:
@@ -209,4 +211,4 @@ def step_summary(view: Mapping[str, Any], budget: int = STEP_SUMMARY_LIMIT) -> s
             "open issues with details; GitHub keeps at most 1 MiB of step summary. "
             "The JSON, JUnit and SARIF outputs hold every issue.\n"
         )
-    return out.text()
+    return strip_controls(out.text())  # only shrinks the text: the budget still holds

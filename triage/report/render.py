@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 import orjson
 import regex as re
 
 from triage.errors import TriageError
+from triage.output import strip_controls
 from triage.resources import templates_dir
 
 BUILTIN_TEMPLATES = {"audit": "audit.md.j2", "postmortem": "postmortem.md.j2"}
@@ -101,9 +103,14 @@ def utc(value: Any) -> str:
 
 @functools.lru_cache(maxsize=8)
 def environment(extra_dir: Path | None = None) -> jinja2.Environment:
-    """One environment per template folder: jinja2 caches compiled templates (and reloads changed files)."""
+    """One environment per template folder: jinja2 caches compiled templates (and reloads changed files).
+
+    A team's template (``extra_dir``) may come from any cloned repository: it renders sandboxed, so it
+    cannot reach Python internals (``''.__class__.__mro__``) and run code; the built-in ones need no sandbox.
+    """
     dirs = [str(extra_dir)] if extra_dir else []
-    env = jinja2.Environment(
+    kind = jinja2.sandbox.SandboxedEnvironment if extra_dir else jinja2.Environment
+    env = kind(
         loader=jinja2.FileSystemLoader([*dirs, str(templates_dir())]),
         autoescape=False,  # markdown, not HTML: escaping is done by the filters above
         keep_trailing_newline=True,
@@ -135,11 +142,14 @@ def render_markdown(model: dict[str, Any], template: str = "audit") -> str:
         else:
             raise TriageError(f"--template: no built-in template or file named {template!r}")
         text = tpl.render(report=model)
+    except jinja2.sandbox.SecurityError as exc:
+        raise TriageError(f"template {template}: not allowed in a custom template (sandboxed): {exc}") from None
     except jinja2.TemplateError as exc:
         where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "lineno", None) else ""
         raise TriageError(f"template {template}: {where}{exc.message}") from None
-    # Collapse runs of blank lines a conditional block may leave; output stays byte-stable.
-    return re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
+    # Controls go whatever the template printed unfiltered (NUL, ESC reach a terminal or a PR comment);
+    # then runs of blank lines a conditional block may leave collapse; output stays byte-stable.
+    return re.sub(r"\n{3,}", "\n\n", strip_controls(text)).rstrip("\n") + "\n"
 
 
 def render_json(model: dict[str, Any]) -> str:
