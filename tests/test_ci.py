@@ -403,3 +403,40 @@ def test_stdout_guard_and_command_strip_controls():
 
     assert stdout_safe("ok\n  ::stop-commands::t\n::x\x00\x1b") == "ok\n\\  ::stop-commands::t\n\\::x"
     assert github.command("error", "a\x00\nb\x1b", "t\x07\n::x") == "::error title=t%0A%3A%3Ax::a%0Ab"
+
+
+# ------------------------------------------------------------------ fail closed: no log entries at all
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
+ALL_MALFORMED = b"{broken\n{also broken\n[1]\n"
+NO_ENTRIES = [
+    (b"", "the input is empty"),
+    (PNG, "not a log export (binary data)"),
+    (b"[]", "an empty JSON array"),
+    (b"[1,2,3]", "not a log export (3 of 3 entries malformed)"),
+    (ALL_MALFORMED, "not a log export (3 of 3 entries malformed)"),
+]
+
+
+@pytest.mark.parametrize(("data", "why"), NO_ENTRIES)
+def test_no_entries_fails_ci_with_one_line(tmp_path, data, why):
+    (tmp_path / "x.log").write_bytes(data)
+    r = cli(["x.log"], tmp_path, github_env=False)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert r.stderr == f"triage: error: no Cloud Run log entries in x.log: {why}\n"
+    assert "PASS" not in r.stdout
+
+
+@pytest.mark.parametrize("command", ["report", "analyze"])
+def test_no_entries_is_an_input_error_for_report_and_analyze(tmp_path, command):
+    (tmp_path / "x.png").write_bytes(PNG)
+    r = subprocess.run([*CMD, command, "x.png"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == "triage: error: no Cloud Run log entries in x.png: not a log export (binary data)\n"
+
+
+def test_one_empty_source_among_others_is_a_note(tmp_path):
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    r = cli([OK, "empty.jsonl", "--format", "json"], tmp_path, github_env=False)
+    assert r.returncode == 0, r.stderr
+    assert "no Cloud Run log entries in empty.jsonl: the input is empty" in json.loads(r.stdout)["notes"]["input"]

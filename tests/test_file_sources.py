@@ -62,11 +62,11 @@ def test_plain_text_prefix(tmp_path):
     assert text_entry("x")["textPayload"] == "x"
 
 
-def test_empty_file_is_counted_malformed(tmp_path):
+def test_empty_file_has_zero_entries(tmp_path):
     p = tmp_path / "empty.jsonl"
     p.write_bytes(b"")
     items, stats = _read(p)
-    assert items == [] and stats.malformed == 1 and "empty file" in stats.notes[0]
+    assert items == [] and (stats.entries, stats.malformed) == (0, 0) and stats.rejected == "the input is empty"
 
 
 def test_missing_file_is_an_input_error(tmp_path):

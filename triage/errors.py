@@ -61,6 +61,10 @@ class InputError(TriageError):
     """A log source that cannot be opened or read at all (missing file, unreadable)."""
 
 
+class NoEntriesError(InputError):
+    """The sources held no Cloud Run log entry at all: a check on such input must fail, never pass."""
+
+
 class SourceError(TriageError):
     """A live source (Cloud Logging) failed; ``partial`` tells whether some entries came first."""
 

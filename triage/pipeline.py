@@ -21,7 +21,7 @@ from triage.analysis.history import History, service_of_revision
 from triage.engine.matcher import Match, Matcher, MatchStats
 from triage.events import assemble
 from triage.records import NotAnEntry, Record, from_entry
-from triage.sources import Source
+from triage.sources import Source, SourceStats
 
 # Lines within one source can arrive slightly out of order (sink exports, concatenated files); a bounded
 # reorder buffer restores time order without holding the whole input.
@@ -43,6 +43,7 @@ class RunStats:
     notes: list[str] = field(default_factory=list)
     rule_timeouts: dict[str, int] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    empty_sources: dict[str, str] = field(default_factory=dict)  # source name -> why it gave no entry
 
     @property
     def balanced(self) -> bool:
@@ -56,6 +57,17 @@ class Collected:
     history: History
     stats: RunStats
     error_events: list = field(default_factory=list)  # unmatched error-like events (for clustering)
+
+
+def no_entries_reason(stats: SourceStats) -> str | None:
+    """Why a source gave no usable entry, or None when it gave at least one."""
+    if stats.entries > stats.malformed:
+        return None
+    if stats.rejected:
+        return stats.rejected
+    if stats.entries == 0:
+        return "no entries"
+    return f"not a log export ({stats.malformed} of {stats.entries} entries malformed)"
 
 
 def order_key(rec: Record) -> tuple:
@@ -203,6 +215,9 @@ def collect(
         stats.malformed += s.stats.malformed
         stats.partial = stats.partial or s.stats.partial
         stats.notes.extend(s.stats.notes)
+        reason = no_entries_reason(s.stats)
+        if reason is not None:
+            stats.empty_sources[s.name] = reason
     stats.rule_timeouts = dict(sorted(matcher.stats.timeouts.items()))
     for rule_id, why in sorted(matcher.stats.disabled.items()):
         stats.notes.append(f"Rule {rule_id} was switched off for the rest of the run after {why}.")
@@ -228,4 +243,4 @@ def _run(records, matcher, history, stats, matches, unmatched, keep_unmatched_er
                 unmatched.append(event)
 
 
-__all__ = ["Collected", "MatchStats", "RunStats", "collect", "merged_records"]
+__all__ = ["Collected", "MatchStats", "RunStats", "collect", "merged_records", "no_entries_reason"]

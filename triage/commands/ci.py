@@ -18,7 +18,7 @@ from typing import Any
 
 from triage.commands.common import RunOptions, build_model, check_outputs, run_analysis
 from triage.engine.catalog import Catalog
-from triage.errors import InputError
+from triage.errors import InputError, NoEntriesError
 from triage.output import one_line, stdout_safe, write_atomic
 from triage.report import github
 from triage.report.ci_model import OPEN, build_ci_view, deploy_cutoffs, load_baseline
@@ -98,7 +98,11 @@ def ci_view(opts: RunOptions, ci: CiOptions, sources: Sequence[Source] | None = 
     if ci.annotations not in ANNOTATION_MODES:
         raise InputError(f"--annotations {ci.annotations!r}: expected one of {', '.join(ANNOTATION_MODES)}")
     known = load_baseline(ci.baseline) if ci.baseline else frozenset()
-    analysis = run_analysis(opts, sources)
+    try:
+        analysis = run_analysis(opts, sources)
+    except NoEntriesError as exc:
+        exc.exit_code = 3  # CI: logs that could not be read are a failed check, as with partial logs
+        raise
     model = build_model(opts, analysis, prose=False)
     cutoffs = None
     if ci.since_deploy:

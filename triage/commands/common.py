@@ -15,9 +15,9 @@ from triage.analysis.issues import Issue
 from triage.analysis.services import ServiceState, build_services
 from triage.config import ProjectConfig, find_config, load_annotations_file
 from triage.engine import Catalog, Matcher, load_catalog
-from triage.errors import TriageError
+from triage.errors import NoEntriesError, TriageError
 from triage.output import refuse_overwriting_inputs
-from triage.pipeline import Collected, collect
+from triage.pipeline import Collected, RunStats, collect
 from triage.report import model as report_model
 from triage.report.redact import Redactor, extra_patterns
 from triage.sources import Source
@@ -109,6 +109,17 @@ def live_sources(opts: RunOptions, matcher: Matcher) -> list[Source]:
     return [live_source(opts.live, keywords=matcher.keywords())]
 
 
+def require_entries(stats: RunStats) -> None:
+    """Fail closed: a run that read no log entry must not report (or pass a check) as if the logs were clean.
+
+    One empty source among others only earns a note naming it."""
+    if stats.parsed == 0:
+        why = "; ".join(f"{name}: {reason}" for name, reason in sorted(stats.empty_sources.items()))
+        raise NoEntriesError(f"no Cloud Run log entries in {why or 'the input'}")
+    for name, reason in sorted(stats.empty_sources.items()):
+        stats.notes.append(f"no Cloud Run log entries in {name}: {reason}")
+
+
 def run_analysis(opts: RunOptions, sources: Sequence[Source] | None = None) -> Analysis:
     project = load_project(opts)
     opts = merge_config(opts, project)
@@ -122,6 +133,7 @@ def run_analysis(opts: RunOptions, sources: Sequence[Source] | None = None) -> A
     else:
         srcs = file_sources(opts.sources)
     collected = collect(srcs, matcher)
+    require_entries(collected.stats)
     findings = find(collected, catalog.rules, project.annotations)
     services = build_services(collected.history, findings.issues, opts.environment, opts.service_names)
     return Analysis(catalog, collected, findings.issues, services, findings, project, opts)

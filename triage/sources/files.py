@@ -102,8 +102,12 @@ class FileSource:
         head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
         first = head.lstrip()[:1]
         if not head.strip() and not stream.peek(1):
-            self.stats.entries += 1
-            self._malformed(0, "empty file")
+            # Nothing was read, so nothing is counted: entries == parsed + malformed holds at 0.
+            self.stats.rejected = "the input is empty"
+            return
+        if b"\x00" in head or first == b"\x89":
+            # NUL bytes (PNG, archives, UTF-16 without BOM) never occur in a JSON or text log export.
+            self.stats.rejected = "not a log export (binary data)"
             return
         if first == b"[":
             yield from self._array(stream.read())
@@ -130,6 +134,8 @@ class FileSource:
         yield from self._items(list(enumerate(items, 1)))
 
     def _items(self, numbered: list[tuple[int, Any]]) -> Iterator[Mapping[str, Any]]:
+        if not numbered:
+            self.stats.rejected = "an empty JSON array"
         # gcloud prints newest first; stable sort keeps equal timestamps in file order.
         numbered.sort(key=lambda ix: normalize_timestamp(ix[1].get("timestamp")) if isinstance(ix[1], dict) else "")
         for n, item in numbered:
