@@ -100,7 +100,9 @@ def catalog_regexes() -> tuple[list[str], list[str]]:
                 if pat is None:
                     continue
                 ere = to_ere(pat.pattern)
-                (kept.append(ere) if ere else skipped.append(f"{rule.id}: {pat.pattern}"))
+                # The pattern file holds one ERE a line: a class such as [^'\n] would split one in two.
+                ok = ere and "\n" not in ere
+                (kept.append(ere) if ok else skipped.append(f"{rule.id}: {pat.pattern}"))
     return kept, skipped
 
 
