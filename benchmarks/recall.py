@@ -1,6 +1,6 @@
 """Recall and false positives of the catalog on the real-world corpus (tests/corpus/), per runtime and rule.
 
-    python benchmarks/recall.py [--markdown]
+    python benchmarks/recall.py [--misses]
 
 Each excerpt runs in both forms (the text as pasted, and Cloud Run JSON lines, one entry per line). An
 expected id counts as found when it is an issue's rule or a symptom nested under an issue. A false
@@ -65,19 +65,36 @@ def rule_rows(all_cases: tuple[Case, ...], found: dict) -> list[list[str]]:
     return [[rid, str(expected[rid]), *(f"{hits[(rid, f)]} / {extra[(rid, f)]}" for f in FORMS)] for rid in ids]
 
 
+def miss_lines(all_cases: tuple[Case, ...], found: dict) -> list[str]:
+    """One line per case and form where triage missed a label or reported more than the labels."""
+    out = []
+    for c in all_cases:
+        for form in FORMS:
+            got = found[(c.id, form)]
+            if got != c.expect:
+                missed, extra = sorted(c.expect - got), sorted(got - c.expect)
+                out.append(f"{c.id} [{form}] missed={','.join(missed) or '-'} extra={','.join(extra) or '-'}")
+    return out
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in rows)])
 
 
 def main() -> int:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--misses", action="store_true", help="also list every case and form that differs")
+    args = parser.parse_args()
     all_cases = cases()
     found = evaluate(all_cases)
     header = ["runtime", "failing", "benign", "recall text", "FP text", "recall jsonl", "FP jsonl"]
     print(table(header, runtime_rows(all_cases, found)))
     print()
     print(table(["rule", "labelled", "text found / extra", "jsonl found / extra"], rule_rows(all_cases, found)))
+    if args.misses:
+        print()
+        print("\n".join(miss_lines(all_cases, found)))
     return 0
 
 
