@@ -30,7 +30,7 @@ import orjson
 
 from triage.analysis.history import service_of_revision, system_counter
 from triage.engine.prefilter import RawPrefilter
-from triage.events import _CHAIN_LINES, _EXC_RE, MAX_GAP_S, TRACEBACK_HEAD, _seconds
+from triage.events import MAX_GAP_S, _seconds
 from triage.records import (
     SEVERITY_LEVELS,
     NotAnEntry,
@@ -40,6 +40,7 @@ from triage.records import (
     normalize_timestamp,
     severity_name,
 )
+from triage.traces import CHAIN_LINES, EXC_RE, TRACEBACK_HEAD, may_continue
 
 HEAD = TRACEBACK_HEAD.encode()
 # Always-kept markers besides the rules' literals (see the module docstring).
@@ -197,11 +198,11 @@ def init_worker(literals: tuple[str, ...]) -> None:
 
 
 def _may_continue(text: str) -> bool:
-    """Could this line extend an open traceback (events._is_continuation, ignoring its state)?"""
+    """Could this line extend an open traceback (the Python case of events._Open.take, ignoring its state)?"""
     stripped = text.strip()
-    if not stripped or text[0].isspace() or stripped in _CHAIN_LINES or TRACEBACK_HEAD in stripped:
+    if not stripped or text[0].isspace() or stripped in CHAIN_LINES or TRACEBACK_HEAD in stripped:
         return True
-    return bool(_EXC_RE.match(stripped.splitlines()[0]))
+    return bool(EXC_RE.match(stripped.splitlines()[0]))
 
 
 def _record(line: bytes):
@@ -275,6 +276,37 @@ def _timestamps(ts: list[str]) -> list[str]:
     return [normalize_timestamp(t) if t else "" for t in ts]
 
 
+def _norm(ts: str) -> str:
+    return ts if not ts or _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
+
+
+def _continued_lines(data: bytes, hi: int, light: dict, conts: list) -> list[tuple]:
+    """Line numbers of light stdout/stderr lines that a continuation line (frames, hints, properties)
+    may join in reassembly: those of its instance up to MAX_GAP_S before it (plus slack), the lines
+    reassembly could see just before it in time order. The context after the chunk is searched too, for
+    continuations of the chunk's last lines."""
+    decode = _STATE["dec"].decode
+    conts = list(conts)
+    for raw in data[hi:].split(b"\n"):
+        try:
+            e = decode(raw)
+        except msgspec.DecodeError:
+            continue
+        rl, labels = e.resource.labels, e.labels
+        key3 = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
+        if key3 in light and e.textPayload is not None and may_continue(e.textPayload):
+            conts.append((key3, e.timestamp or e.receiveTimestamp or ""))
+    out: dict[int, tuple] = {}
+    for key3, ts in conts:
+        t = _norm(ts)
+        lo = _iso(_seconds(t) - MAX_GAP_S - TB_SLACK_S) if t else ""
+        hi_t = _iso(_seconds(t) + TB_SLACK_S) if t else ""
+        for line in light.get(key3, ()):
+            if line[1] not in out and lo <= _norm(line[0]) <= hi_t:
+                out[line[1]] = line
+    return list(out.values())
+
+
 def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPrefilter) -> ChunkResult:
     decode = _STATE["dec"].decode
     classes: dict[tuple[str, Any], tuple[str, bool, bool, str]] = _STATE.setdefault("classes", {})
@@ -285,6 +317,9 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
     with_http: list[tuple] = []
     system: dict[tuple, list[str]] = {}  # light system-log lines: timestamps per (key, counter)
     blanks = 0  # blank lines so far: entry number = line number - blanks
+    # light stdout/stderr lines per instance, and the continuation lines that may join them
+    light: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
+    conts: list[tuple[tuple[str, str, str], str]] = []
     line_no = 0
     pos = lo
     for line_no, raw in enumerate(data[lo:hi].split(b"\n"), 1):
@@ -336,6 +371,12 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             rl.project_id or log_project,
         )
         ts = e.timestamp or e.receiveTimestamp or ""
+        if std and text is not None and may_continue(text):
+            # A trace's frames, a hint or property line: reassembly joins it to a line before it of the
+            # same instance, so those (if light) go to the full path too (see _continued_lines).
+            conts.append((key[:3], ts))
+            full.append((line_no, line_no - blanks, raw))
+            continue
         if wins and std and key[:3] in wins:
             t = ts if _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
             inside = [s for s in wins[key[:3]] if s[0] <= t <= s[1]]
@@ -358,9 +399,15 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
                 groups[key] = [ts]
             else:
                 g.append(ts)
+            if std:
+                light.setdefault(key[:3], []).append((ts, line_no, key, line_no - blanks, raw))
         else:
             with_http.append((line_no, line_no - blanks, raw, key, ts, http, e.insertId, text, kind))
     entry_no = line_no - blanks
+    if conts or light:
+        for stamp, n, key, entry, raw in _continued_lines(data, hi, light, conts):
+            groups[key].remove(stamp)  # counted as light: counted by the full path instead
+            full.append((n, entry, raw))
     if data[hi - 1 : hi] == b"\n":
         line_no -= 1  # the piece after the last newline is not a line
     agg = Aggregate()

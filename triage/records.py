@@ -37,6 +37,9 @@ LOG_KINDS: dict[str, str] = {
     "cloudaudit.googleapis.com/system_event": "audit",
     "cloudaudit.googleapis.com/data_access": "audit",
 }
+# The application's own output: Cloud Run's stdout and stderr, and any other log it writes (a client
+# library's log name, pasted text). Stack traces are reassembled from these.
+APP_LOGS = frozenset({"stdout", "stderr", "other"})
 # Finer audit kind, kept in ``audit_kind`` because status inference treats them differently.
 _AUDIT_KINDS = {
     "cloudaudit.googleapis.com/activity": "activity",

@@ -40,7 +40,10 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
     for outcome, p in (
         # --- dns: the name did not resolve
         # Go: dial tcp: lookup db on 169.254.169.254:53: no such host (or: server misbehaving, i/o timeout)
-        ("dns", r'lookup "?(?P<host>[\w.-]+)"?(?: on [\[\]0-9a-fA-F:.]+)?: (?:no such host|server misbehaving|[^\n]{0,80}?i/o timeout)'),
+        (
+            "dns",
+            r'lookup "?(?P<host>[\w.-]+)"?(?: on [\[\]0-9a-fA-F:.]+)?: (?:no such host|server misbehaving|[^\n]{0,80}?i/o timeout)',
+        ),
         # Node: getaddrinfo ENOTFOUND db / EAI_AGAIN db
         ("dns", r"getaddrinfo (?:ENOTFOUND|EAI_AGAIN) (?P<host>[\w.-]+)"),
         # libpq: could not translate host name "db" to address

@@ -63,7 +63,7 @@ def _branch_literals(seq) -> tuple[str, ...]:
     for op, arg in seq:
         if op is sc.SUBPATTERN:
             seq = arg[-1]
-            op, arg = (seq[0] if len(seq) == 1 else (None, None))
+            op, arg = seq[0] if len(seq) == 1 else (None, None)
         if op is not sc.BRANCH:
             continue
         out = []

@@ -19,11 +19,11 @@ from triage.analysis.statuses import FIXED
 from triage.config import ProjectConfig
 from triage.engine.catalog import Catalog
 from triage.engine.literals import rule_literals
-from triage.events import LIB_MARKERS, TRACEBACK_HEAD
 from triage.pipeline import Collected
 from triage.report import sections
 from triage.report.links import add_links
 from triage.report.redact import Redactor
+from triage.traces import LIB_MARKERS, TRACEBACK_HEAD
 
 SCHEMA = "triage.report/v1"
 EXCERPT_LINES = 20
