@@ -40,7 +40,9 @@ _JAVA_EXC = re.compile(
     r"(?P<type>(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*)(?::\s?(?P<msg>.*))?$"
 )
 _RUBY_EXC = re.compile(r"^(?P<file>\S+\.rb):(?P<line>\d+):in [`'](?P<func>[^'`]+)': (?P<msg>.*) \((?P<type>[\w:]+)\)$")
-_NODE_EXC = re.compile(r"^(?:Uncaught )?(?P<type>(?:[A-Z]\w*)?(?:Error|Exception))(?: \[[\w-]+\])?(?::\s?(?P<msg>.*))?$")
+_NODE_EXC = re.compile(
+    r"^(?:Uncaught )?(?P<type>(?:[A-Z]\w*)?(?:Error|Exception))(?: \[[\w-]+\])?(?::\s?(?P<msg>.*))?$"
+)
 _GO_PANIC = re.compile(r"^(?P<type>panic|fatal error): (?P<msg>.*)$")
 _MORE = re.compile(r"^\s*\.\.\. \d+ (?:more|common frames omitted)\s*$")
 _GO_TRACE_LINE = re.compile(r"^(?:goroutine \d+ \[[^\]]*\]:|\[signal |created by |exit status \d+$)")
