@@ -198,6 +198,7 @@ def summary(path: Path, fast: bool) -> dict:
                 dict(v.rules),
                 v.location,
                 v.last_served,
+                v.last_request,
                 v.kind,
                 (v.clean_exits, v.completed, v.aborted),
             )

@@ -164,6 +164,21 @@ def test_canary_90_10_whose_canary_fails_is_degraded():
     ]
 
 
+def test_split_seen_only_in_request_logs():
+    """No audit logs in the export: both revisions answer requests to the end, so both serve."""
+    expected = {("api", "postgres-connection-refused"): "PENDING"}
+    out = [*healthy(10, "api", R1, "a1", requests=0), *healthy(400, "api", R2, "b1", requests=0)]
+    out += ok_requests(500, "api", R1, "a1", 9) + serving_errors(505, "api", R2, "b1", 1)
+    model, _ = run(out)
+    assert statuses(model) == expected
+    api = service(model, "api")
+    assert (api["status"], api["traffic"]) == (
+        "Degraded",
+        [{"revision": R1, "percent": 90}, {"revision": R2, "percent": 10}],
+    )
+    assert api["traffic_note"] == f"traffic: {R1} 90%, {R2} 10%"
+
+
 def test_fix_deployed_with_no_traffic_while_the_old_revision_keeps_failing():
     expected = {("api", "postgres-connection-refused"): "PENDING"}
     out = [deploy(0, "api", R1, "c1", traffic=[(None, 100)]), *healthy(10, "api", R1, "a1", requests=3)]

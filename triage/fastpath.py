@@ -244,6 +244,7 @@ def apply_aggregate(history: History, agg: Aggregate, first_urls: dict[str, tupl
         st.completed += a.completed
         st.aborted += a.aborted
         st.last_served = max(st.last_served, a.last_served)
+        st.last_request = max(st.last_request, a.last_request)
         history.place(service, a.location, st)
     for service, locations in agg.locations.items():
         for location in sorted(locations):

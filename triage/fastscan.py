@@ -119,6 +119,7 @@ class RevAgg:
     completed: int = 0
     aborted: int = 0
     last_served: str = ""  # the last served request (History.RevisionState.last_served)
+    last_request: str = ""  # the last request (History.RevisionState.last_request)
     location: str = ""
 
 
@@ -161,6 +162,7 @@ class Aggregate:
             s.errors_5xx += o.errors_5xx
             s.errors_429 += o.errors_429
             s.last_served = max(s.last_served, o.last_served)
+            s.last_request = max(s.last_request, o.last_request)
             s.location = s.location or o.location
             for name in _SYSTEM_COUNTERS:
                 setattr(s, name, getattr(s, name) + getattr(o, name))
@@ -497,6 +499,7 @@ def _requests(lines: list[tuple], full: list, agg: Aggregate, pf: RawPrefilter, 
             if instance not in ready or first < ready[instance]:
                 ready[instance] = first
         st.requests += n
+        st.last_request = max(st.last_request, *ts_list)
         if status == 429:
             st.errors_429 += n
         elif status >= 500:

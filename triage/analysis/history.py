@@ -90,6 +90,7 @@ class RevisionState:
     completed: int = 0  # job execution: "has completed successfully"
     aborted: int = 0  # job execution: "has failed"
     last_served: str = ""  # last request the app answered (status < 500, not 429)
+    last_request: str = ""  # last request routed to it, whatever its status (it still took traffic)
     location: str = ""
     ready: bool | None = None  # last Ready condition seen
     ready_time: str = ""
@@ -233,6 +234,7 @@ class History:
             self.urls[service] = f"{scheme}://{rest.split('/', 1)[0]}"
         if rec.log == "requests" and rec.http_status is not None:
             state.requests += 1
+            state.last_request = max(state.last_request, ts)
             if rec.http_status == 429:
                 state.errors_429 += 1
             elif rec.http_status >= 500:

@@ -4,7 +4,9 @@ A service's status comes from the revisions that serve, not from the newest one.
 entry decides when it has a traffic block (``latestRevision: true`` resolves to the newest revision that became
 healthy, as Cloud Run routes it). Without one, a deploy sends all traffic to its revision once it is
 Ready; a new revision that failed and answered nothing leaves traffic where it was (the newest older
-revision that was healthy), as Cloud Run does when a rollout fails.
+revision that was healthy), as Cloud Run does when a rollout fails. Request logs name the revision that
+served each request: an older revision that still took requests after the newest one became Ready serves too
+(a split the logs hold no traffic entry for); its share is then estimated from request counts.
 """
 
 from __future__ import annotations
@@ -92,7 +94,20 @@ def serving(history: History, service: str) -> dict[str, int]:
         older = [r for r in revisions[:-1] if r.healthy]
         if older:
             return {older[-1].name: 100}
-    return {latest.name: 100}
+    # Requests in flight while the newest revision started are not a split: count from when it was Ready.
+    since = latest.ready_time if latest.ready is True and latest.ready_time else latest.started
+    others = [r for r in revisions[:-1] if since and r.last_request > since]
+    if not others or not latest.requests:
+        return {latest.name: 100}
+    return _shares([*others, latest])
+
+
+def _shares(revisions: list[RevisionState]) -> dict[str, int]:
+    """Percent of requests per revision (rounded; the newest takes the rounding remainder)."""
+    total = sum(r.requests for r in revisions)
+    out = {r.name: r.requests * 100 // total for r in revisions[:-1]}
+    out[revisions[-1].name] = 100 - sum(out.values())
+    return {k: v for k, v in out.items() if v > 0} or {revisions[-1].name: 100}
 
 
 def split_text(split: tuple[tuple[str, int], ...]) -> str:
