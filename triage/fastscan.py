@@ -61,9 +61,11 @@ class _RL(msgspec.Struct):
     revision_name: str = ""
     job_name: str = ""
     project_id: str = ""
+    location: str = ""
 
 
 class _Res(msgspec.Struct):
+    type: str = ""
     labels: _RL = msgspec.field(default_factory=_RL)
 
 
@@ -114,9 +116,15 @@ class RevAgg:
     probe_passed: int = 0
     probe_failed: int = 0
     exits: int = 0
+    clean_exits: int = 0
+    completed: int = 0
+    aborted: int = 0
+    last_served: str = ""  # the last served request (History.RevisionState.last_served)
+    last_request: str = ""  # the last request (History.RevisionState.last_request)
+    location: str = ""
 
 
-_SYSTEM_COUNTERS = ("starts", "probe_passed", "probe_failed", "exits")
+_SYSTEM_COUNTERS = ("starts", "probe_passed", "probe_failed", "exits", "clean_exits", "completed", "aborted")
 
 
 @dataclass
@@ -131,6 +139,7 @@ class Aggregate:
     urls: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)  # service -> (ts, id, msg, url)
     instance_ready: dict[str, str] = field(default_factory=dict)  # instance -> earliest served request
     projects: dict[str, int] = field(default_factory=dict)  # GCP project -> light lines
+    locations: dict[str, set[str]] = field(default_factory=dict)  # service -> regions (History.locations)
 
     def merge(self, other: Aggregate) -> None:
         self.lines += other.lines
@@ -153,6 +162,9 @@ class Aggregate:
             s.served += o.served
             s.errors_5xx += o.errors_5xx
             s.errors_429 += o.errors_429
+            s.last_served = max(s.last_served, o.last_served)
+            s.last_request = max(s.last_request, o.last_request)
+            s.location = s.location or o.location
             for name in _SYSTEM_COUNTERS:
                 setattr(s, name, getattr(s, name) + getattr(o, name))
         for svc, cand in other.urls.items():
@@ -163,6 +175,8 @@ class Aggregate:
                 self.instance_ready[inst] = ts
         for project, n in other.projects.items():
             self.projects[project] = self.projects.get(project, 0) + n
+        for svc, locs in other.locations.items():
+            self.locations.setdefault(svc, set()).update(locs)
 
 
 @dataclass
@@ -312,8 +326,8 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
     classes: dict[tuple[str, Any], tuple[str, bool, bool, str]] = _STATE.setdefault("classes", {})
     error_like = _STATE["error_like"]
     full: list[tuple[int, int, bytes]] = []  # lines as read: stripped at the end
-    # light lines without httpRequest: timestamps per (service, revision, instance, project)
-    groups: dict[tuple[str, str, str, str], list[str]] = {}
+    # light lines without httpRequest: timestamps per (service, revision, instance, project, location)
+    groups: dict[tuple[str, str, str, str, str], list[str]] = {}
     with_http: list[tuple] = []
     system: dict[tuple, list[str]] = {}  # light system-log lines: timestamps per (key, counter)
     blanks = 0  # blank lines so far: entry number = line number - blanks
@@ -341,7 +355,8 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
         if info is None:
             info = classes[ck] = _class_info(*ck)
         kind, std, unlevelled, log_project = info
-        if not kind or e.protoPayload is not None:
+        # Job lines take the full path: History learns from them that the name is a job (they are few).
+        if not kind or e.protoPayload is not None or e.resource.type == "cloud_run_job":
             full.append((line_no, line_no - blanks, raw))
             continue
         text = e.textPayload
@@ -369,6 +384,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             rl.revision_name or labels.execution,
             labels.instanceId,
             rl.project_id or log_project,
+            rl.location,
         )
         ts = e.timestamp or e.receiveTimestamp or ""
         if std and text is not None and may_continue(text):
@@ -414,8 +430,8 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
     agg.lines = sum(map(len, groups.values()))
     rev_service: dict[str, str] = _STATE.setdefault("rev_service", {})
 
-    def state(key: tuple[str, str, str, str], n: int, stamps: list[str]) -> RevAgg | None:
-        service, revision, instance, project = key
+    def state(key: tuple[str, str, str, str, str], n: int, stamps: list[str]) -> RevAgg | None:
+        service, revision, instance, project, location = key
         if project:
             agg.projects[project] = agg.projects.get(project, 0) + n
         if not service and revision:
@@ -431,11 +447,14 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
         if not service:
             return None
         agg.service_entries[service] = agg.service_entries.get(service, 0) + n
+        if location:
+            agg.locations.setdefault(service, set()).add(location)
         if not revision:
             return None
         st = agg.revisions.get((service, revision))
         if st is None:
             st = agg.revisions[(service, revision)] = RevAgg()
+        st.location = st.location or location
         st.entries += n
         if stamps:
             if not st.first or lo_t < st.first:
@@ -527,11 +546,13 @@ def _requests(lines: list[tuple], full: list, agg: Aggregate, pf: RawPrefilter, 
             if instance not in ready or first < ready[instance]:
                 ready[instance] = first
         st.requests += n
+        st.last_request = max(st.last_request, *ts_list)
         if status == 429:
             st.errors_429 += n
         elif status >= 500:
             st.errors_5xx += n
         else:
             st.served += n
+            st.last_served = max(st.last_served, *ts_list)
     if bad:
         full.sort()

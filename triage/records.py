@@ -76,6 +76,7 @@ class Record:
     labels: Mapping[str, str] = field(default_factory=dict)
     payload: Mapping[str, Any] | None = None  # audit protoPayload, kept for deploy/secret analysis
     project: str = ""  # GCP project id (resource label project_id, else logName projects/P/...)
+    location: str = ""  # Cloud Run region (resource label location): a service is (name, location)
 
     @property
     def level(self) -> int:
@@ -291,6 +292,7 @@ def from_entry(entry: Any) -> Record:
         labels=labels,
         payload=payload,
         project=rlabels.get("project_id") or _project_of(log_name),
+        location=rlabels.get("location", ""),
     )
 
 

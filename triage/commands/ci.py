@@ -106,7 +106,10 @@ def ci_view(opts: RunOptions, ci: CiOptions, sources: Sequence[Source] | None = 
     model = build_model(opts, analysis, prose=False)
     cutoffs = None
     if ci.since_deploy:
-        cutoffs = deploy_cutoffs((d.service, d.time) for d in analysis.collected.history.deploys)
+        history = analysis.collected.history
+        cutoffs = deploy_cutoffs(
+            (history.service_id(d.service, d.revision, d.location), d.time) for d in history.deploys
+        )
     view = build_ci_view(
         model,
         fail_on=ci.fail_on,

@@ -66,9 +66,19 @@ def summary(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -> s
         parts.append(
             "Open critical/high-severity issues: " + "; ".join(f"{i['title']} ({i['service']})" for i in critical) + "."
         )
-    running = [s.display_name for s in services if s.status == RUNNING]
-    if running:
-        parts.append(f"Running without issues: {', '.join(running)}.")
+    running = [s for s in services if s.status == RUNNING]
+    clean = [s.display_name for s in running if not s.open_issues]
+    # Running, with an open issue: a revision that is not serving has it (a failed rollout, a rollback), or
+    # it stopped by itself on the serving revision.
+    held = [f"{s.display_name} (on {', '.join(s.serving)})" for s in running if s.open_issues
+            and not all(i.recovered_at for i in s.open_issues)]  # fmt: skip
+    recovered = [s.display_name for s in running if s.open_issues and all(i.recovered_at for i in s.open_issues)]
+    if held:
+        parts.append(f"Serving from a healthy revision while a newer one fails: {', '.join(held)}.")
+    if recovered:
+        parts.append(f"Recovered without a deploy (errors stopped): {', '.join(recovered)}.")
+    if clean:
+        parts.append(f"Running without issues: {', '.join(clean)}.")
     return " ".join(parts)
 
 
