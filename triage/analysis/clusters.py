@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import regex as re
 
+from triage.report.redact import Redactor
+
 SIMILARITY = 0.5
 MAX_TOKENS = 80
 MAX_CLUSTERS_PER_LEAF = 200
@@ -100,10 +102,13 @@ class Miner:
     def __init__(self, similarity: float = SIMILARITY) -> None:
         self.similarity = similarity
         self.clusters: list[Cluster] = []
+        self._redactor = Redactor()
         self._leaves: dict[tuple[str, int, str], list[Cluster]] = {}
 
     def add(self, event) -> Cluster | None:
-        line = event_line(event)
+        # Redact before masking: <NUM> would split a token ("xoxb-<NUM>-<NUM>-tail") so that no secret
+        # pattern recognises it later and its tail survives in the template.
+        line = self._redactor.text(event_line(event))
         tokens = mask(line).split()[:MAX_TOKENS]
         if not tokens:
             return None
