@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 
 import regex as re
 
-from triage.report.redact import Redactor
-
 SIMILARITY = 0.5
 MAX_TOKENS = 80
 MAX_CLUSTERS_PER_LEAF = 200
@@ -102,13 +100,10 @@ class Miner:
     def __init__(self, similarity: float = SIMILARITY) -> None:
         self.similarity = similarity
         self.clusters: list[Cluster] = []
-        self._redactor = Redactor()
         self._leaves: dict[tuple[str, int, str], list[Cluster]] = {}
 
     def add(self, event) -> Cluster | None:
-        # Redact before masking: <NUM> would split a token ("xoxb-<NUM>-<NUM>-tail") so that no secret
-        # pattern recognises it later and its tail survives in the template.
-        line = self._redactor.text(event_line(event))
+        line = event_line(event)
         tokens = mask(line).split()[:MAX_TOKENS]
         if not tokens:
             return None
