@@ -48,9 +48,12 @@ _KEY_NAME = (
 # On one line: "key:\n-----BEGIN" is a label, not a value.
 _KEY_SEP = r"""["']?(?:[ \t]{0,8}[=:][ \t]{0,8}|%3[dDaA])"""
 # A value: quoted (also Python bytes, b'...'), or up to a delimiter or an encoded "&". A masked value is
-# left alone.
+# left alone, and so is a regex-escaped one (``password=\*\*\*`` in a drafted rule's pattern, built from
+# a redacted template): masking it again would eat the rest of the pattern and break the rule.
+_MASKED = r"(?:\*\*\*|\\\*\\\*\\\*)"  # the mask, or the mask as a regex escapes it
 _VALUE = (
-    r"""(?!\*\*\*)(?:b?"(?P<s>[^"\n]{0,512})"|b?'(?P<s>[^'\n]{0,512})'"""
+    rf"""(?!{_MASKED})"""
+    r"""(?:b?"(?P<s>[^"\n]{0,512})"|b?'(?P<s>[^'\n]{0,512})'"""
     r"""|(?P<s>(?:[^\s,;&'")}\]%]|%(?!26)){1,512}))"""
 )
 _B64 = r"[A-Za-z0-9+/]"
@@ -85,9 +88,11 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     r"\b(?P<s>[sr]k_(?:live|test)_[0-9A-Za-z]{16,255})\b",  # Stripe
     # user:password@ in any URL or DSN (postgresql://u:p@h, redis://:p@h, amqp://u:p@h). The password runs
     # to the last "@" within 256 characters, so one containing "@" is masked whole.
-    r"""(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://[^:/?#\s@"'<>]{0,128}:(?P<s>(?!\*\*\*@)[^\s"'<>]{1,256})@""",
+    r"""(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://[^:/?#\s@"'<>]{0,128}:(?P<s>(?!"""
+    + _MASKED
+    + r"""@)[^\s"'<>]{1,256})@""",
     # The same without a scheme (admin:hunter2@db.internal): a name, a password, then a host name.
-    r"""(?<![\w.%+/:@-])[\w.+-]{1,64}:(?P<s>(?!\*\*\*@)[^\s:/@"'<>]{1,128})@(?=[A-Za-z0-9-]{1,63}\b)""",
+    r"""(?<![\w.%+/:@-])[\w.+-]{1,64}:(?P<s>(?!""" + _MASKED + r"""@)[^\s:/@"'<>]{1,128})@(?=[A-Za-z0-9-]{1,63}\b)""",
     # key = value in JSON, dicts, env files, query strings, cookies, libpq: "api_key": "v", 'password':
     # b'v', SECRET_KEY=v, DB_PASS=v, ?sig=v&key=v, Cookie: sessionid=v, password%3Dv.
     r"(?i)" + _KEY_NAME + _KEY_SEP + _VALUE,
@@ -153,15 +158,21 @@ class Redactor:
         return value
 
     def _timed_out(self, index: int) -> None:
-        """A user pattern that timed out once would time out on every similar line: switch it off."""
+        """A user pattern that timed out once would time out on every similar line: switch it off.
+
+        Notes name a user pattern by its position, never by its text: the pattern may spell the secret."""
         if index < self._builtin:
-            self.notes.append(f"built-in redaction pattern {index} timed out; a string was masked whole")
+            self._note(f"a built-in redaction pattern (#{index + 1}) timed out; the string was masked whole")
             return
         self._off.add(index)
-        self.notes.append(
-            f"redaction pattern {self._rules[index].pattern!r} timed out after {self.timeout_s:g} s and was "
-            "switched off for the rest of the run; the string it was applied to was masked whole"
+        self._note(
+            f"redaction pattern #{index - self._builtin + 1} of --redact / config redact: timed out after "
+            f"{self.timeout_s:g} s and was switched off for the rest of the run; the string was masked whole"
         )
+
+    def _note(self, note: str) -> None:
+        if note not in self.notes:  # one note per pattern, however many strings it timed out on
+            self.notes.append(note)
 
     def learn(self, value: str) -> None:
         """Remember the secrets inside raw text that reaches the model only in part."""
