@@ -10,7 +10,7 @@ differ become ``<*>``. Deterministic: events arrive in time order and ties break
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import regex as re
@@ -97,13 +97,17 @@ def _similarity(template: list[str], tokens: list[str]) -> tuple[float, int]:
 
 
 class Miner:
-    def __init__(self, similarity: float = SIMILARITY) -> None:
+    def __init__(self, similarity: float = SIMILARITY, scrub: Callable[[str], str] | None = None) -> None:
         self.similarity = similarity
+        # Secrets are masked before the variable parts: <NUM> would split a token ("xoxb-<NUM>-<NUM>-tail")
+        # so that no secret pattern recognises it later and its tail survives in the template. The caller
+        # passes the run's redactor (analysis cannot import the report layer).
+        self._scrub = scrub or (lambda line: line)
         self.clusters: list[Cluster] = []
         self._leaves: dict[tuple[str, int, str], list[Cluster]] = {}
 
     def add(self, event) -> Cluster | None:
-        line = event_line(event)
+        line = self._scrub(event_line(event))
         tokens = mask(line).split()[:MAX_TOKENS]
         if not tokens:
             return None
@@ -128,9 +132,9 @@ class Miner:
         return best
 
 
-def mine(events: Iterable) -> list[Cluster]:
-    """Clusters of the given (unmatched, error-like) events, largest first."""
-    miner = Miner()
+def mine(events: Iterable, scrub: Callable[[str], str] | None = None) -> list[Cluster]:
+    """Clusters of the given (unmatched, error-like) events, largest first; ``scrub`` redacts each line."""
+    miner = Miner(scrub=scrub)
     for event in events:
         miner.add(event)
     return sorted(miner.clusters, key=lambda c: (-c.count, c.first_seen, c.service, c.template))

@@ -7,7 +7,7 @@ Pure: no I/O, no templates. The report model turns ``Findings`` into plain data.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from triage.analysis import annotations as notes
@@ -43,7 +43,13 @@ def trigger_of(issue: Issue, matches: Sequence[Match], history: History) -> Depl
     return before[-1] if before else None
 
 
-def find(collected: Collected, rules: Iterable[Rule], annotations: Sequence[notes.Annotation] = ()) -> Findings:
+def find(
+    collected: Collected,
+    rules: Iterable[Rule],
+    annotations: Sequence[notes.Annotation] = (),
+    scrub: Callable[[str], str] | None = None,
+) -> Findings:
+    """``scrub`` is the run's redactor: cluster templates are built from redacted lines."""
     history = collected.history
     chains = link(collected.matches, rules)
     issues = analyse(chains.lead, history)
@@ -65,7 +71,7 @@ def find(collected: Collected, rules: Iterable[Rule], annotations: Sequence[note
         issues=issues,
         chains=chains,
         timeline=tl.build(history, issues, own),
-        clusters=mine(collected.error_events),
+        clusters=mine(collected.error_events, scrub),
         coverage=coverage(stats.error_events, stats.unmatched_error_events),
         matches=dict(own),
     )

@@ -54,6 +54,9 @@ class Analysis:
     findings: Findings
     project: ProjectConfig = field(default_factory=ProjectConfig)
     options: RunOptions | None = None  # the options after merging the project config
+    # The run's one redactor: cluster templates, the report model and rule drafts share what it learned
+    # and the patterns it switched off. None: build_model makes one from the options.
+    redactor: Redactor | None = None
 
 
 def merge_config(opts: RunOptions, project: ProjectConfig) -> RunOptions:
@@ -134,9 +137,10 @@ def run_analysis(opts: RunOptions, sources: Sequence[Source] | None = None) -> A
         srcs = file_sources(opts.sources)
     collected = collect(srcs, matcher)
     require_entries(collected.stats)
-    findings = find(collected, catalog.rules, project.annotations)
+    redactor = Redactor(opts.redact_patterns)
+    findings = find(collected, catalog.rules, project.annotations, scrub=redactor.text)
     services = build_services(collected.history, findings.issues, opts.environment, opts.service_names)
-    return Analysis(catalog, collected, findings.issues, services, findings, project, opts)
+    return Analysis(catalog, collected, findings.issues, services, findings, project, opts, redactor)
 
 
 def report_date(opts: RunOptions, analysis: Analysis) -> str:
@@ -158,7 +162,7 @@ def build_model(opts: RunOptions, analysis: Analysis, prose: bool = True) -> dic
         analysis.catalog,
         date=report_date(opts, analysis),
         environment=opts.environment,
-        redactor=Redactor(opts.redact_patterns),
+        redactor=analysis.redactor or Redactor(opts.redact_patterns),
         prose=prose,
         findings=analysis.findings,
         project=analysis.project,

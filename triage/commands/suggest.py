@@ -140,7 +140,10 @@ def suggest(opts: RunOptions, *, top: int = 5, min_count: int = 2, out: Path | N
     assert analysis.findings is not None and analysis.options is not None
     stats = analysis.collected.stats
     rules = suggestions(
-        analysis.findings.clusters, top=top, min_count=min_count, redactor=Redactor(analysis.options.redact_patterns)
+        analysis.findings.clusters,
+        top=top,
+        min_count=min_count,
+        redactor=analysis.redactor or Redactor(analysis.options.redact_patterns),
     )
     header = (
         "# Draft rules suggested by triage for the largest unclassified error clusters.\n"

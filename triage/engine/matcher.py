@@ -202,7 +202,7 @@ class Matcher:
         # The exception type of the final line: the one that surfaced.
         if cond.exception is not None and (not event.exceptions or not self._search(cond.exception, event.exception)):
             return None
-        if cond.frame is not None and not any(cond.frame.test(f) for f in event.frames):
+        if cond.frame is not None and not any(cond.frame.test(f, self._search) for f in event.frames):
             return None
         captures: dict[str, str] = {}
         if cond.facts is not None:

@@ -142,14 +142,17 @@ class FrameTest:
     app: bool | None = None  # True: application code only (not site-packages / stdlib)
     code: re.Pattern | None = None  # regex on the source line shown under the frame
 
-    def test(self, frame: Any) -> bool:
+    def test(self, frame: Any, search: Any = None) -> bool:
+        """``search(pattern, text)``: the matcher's, so ``code`` runs under its timeout and budget."""
         if self.function is not None and frame.function != self.function:
             return False
         if self.file is not None and not fnmatch.fnmatchcase(frame.file, self.file):
             return False
         if self.app is not None and frame.is_app != self.app:
             return False
-        return self.code is None or self.code.search(frame.code) is not None
+        if self.code is None:
+            return True
+        return (search(self.code, frame.code) if search else self.code.search(frame.code)) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -339,6 +339,9 @@ def build(
         model["testing"] = sections.testing(services, issues_out)
         model["next_steps"] = sections.next_steps(services, issues_out)
     redacted = redactor.model(model)
+    # A redaction pattern that timed out (switched off, a string masked whole) is a data-quality note. Added
+    # after redaction: the notes are written by the redactor and never quote a pattern or a string.
+    redacted["notes"]["input"] = [*redacted["notes"]["input"], *redactor.notes]
     # Links are built from the redacted model (plus catalog literals), so they carry nothing redaction removed.
     return add_links(redacted, {r.id: rule_literals(r) for r in catalog.rules})
 
