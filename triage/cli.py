@@ -318,6 +318,14 @@ def rules_lint(paths: RulePaths = None, rules: Rules = None, disable: Disable = 
     run(lambda: lint_rules(_rules_options(rules, disable, collect), tuple(paths or ())))
 
 
+@rules_app.command("schema")
+def rules_schema(out: Out = None) -> None:
+    """The rule files' JSON Schema (generated from the rule model), for editors and CI checks."""
+    from triage.commands.rules import schema
+
+    run(lambda: schema(out))
+
+
 @rules_app.command("suggest")
 def rules_suggest(
     sources: Sources = None,
