@@ -318,6 +318,14 @@ def rules_lint(paths: RulePaths = None, rules: Rules = None, disable: Disable = 
     run(lambda: lint_rules(_rules_options(rules, disable, collect), tuple(paths or ())))
 
 
+@rules_app.command("schema")
+def rules_schema(out: Out = None) -> None:
+    """The rule files' JSON Schema (generated from the rule model), for editors and CI checks."""
+    from triage.commands.rules import schema
+
+    run(lambda: schema(out))
+
+
 @rules_app.command("suggest")
 def rules_suggest(
     sources: Sources = None,
@@ -341,7 +349,14 @@ SinceDeploy = Annotated[bool, typer.Option("--since-deploy", help="Only issues s
 Baseline = Annotated[Path | None, typer.Option("--baseline", help="A previous JSON report: its issues never fail.")]
 CiFmt = Annotated[CiFormat, typer.Option("--format", help="What goes to stdout (or --out): text summary or json.")]
 Junit = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML (one case per rule and service).")]
-Sarif = Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 (one result per issue).")]
+Sarif = Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 for code scanning (open issues).")]
+SarifLocation = Annotated[
+    str | None,
+    typer.Option(
+        "--sarif-file-location",
+        help="Repository file the SARIF results point at (default: service.yaml, Dockerfile or the app entry).",
+    ),
+]
 GithubAnnotations = Annotated[
     Annotations, typer.Option("--github-annotations", help="GitHub workflow-command annotations (auto: in Actions).")
 ]
@@ -357,6 +372,7 @@ def ci(
     out: Out = None,
     junit: Junit = None,
     sarif: Sarif = None,
+    sarif_file_location: SarifLocation = None,
     github_annotations: GithubAnnotations = Annotations.auto,
     env: Env = "",
     rules: Rules = None,
@@ -389,6 +405,7 @@ def ci(
         out=out,
         junit=junit,
         sarif=sarif,
+        sarif_file_location=sarif_file_location,
         annotations=github_annotations.value,
     )
 

@@ -24,7 +24,7 @@ from triage.report import github
 from triage.report.ci_model import OPEN, build_ci_view, deploy_cutoffs, load_baseline
 from triage.report.junit import junit_xml
 from triage.report.render import render_json
-from triage.report.sarif import render_sarif
+from triage.report.sarif import render_sarif, resolve_file_location
 from triage.sources import Source
 
 ANNOTATION_MODES = ("auto", "always", "never")
@@ -39,6 +39,7 @@ class CiOptions:
     out: Path | None = None  # where the summary/JSON goes instead of stdout
     junit: Path | None = None
     sarif: Path | None = None
+    sarif_file_location: str | None = None  # repository file SARIF results point at (default: detected)
     annotations: str = "auto"  # auto: when $GITHUB_ACTIONS is "true" and stdout is not JSON
 
 
@@ -133,6 +134,9 @@ def ci(
     check_outputs(
         opts, {**outputs, "GITHUB_STEP_SUMMARY": Path(summary_path) if summary_path else None}, ci_opts.baseline
     )
+    # Checked before the analysis: a bad --sarif-file-location fails fast. The working directory is the
+    # repository root in a CI checkout (GITHUB_WORKSPACE).
+    location = resolve_file_location(ci_opts.sarif_file_location, Path.cwd()) if ci_opts.sarif else ""
     view, catalog = ci_view(opts, ci_opts, sources)
     rules = catalog_rules(catalog)
     main = render_json(view) if ci_opts.fmt == "json" else plain_summary(view)
@@ -141,7 +145,7 @@ def ci(
     if ci_opts.junit:
         write_atomic(ci_opts.junit, junit_xml(view, rules))
     if ci_opts.sarif:
-        write_atomic(ci_opts.sarif, render_sarif(view, rules))
+        write_atomic(ci_opts.sarif, render_sarif(view, rules, location))
     if summary_path:
         path = Path(summary_path)
         write_atomic(path, github.step_summary(view, _summary_budget(path)), append=True)
