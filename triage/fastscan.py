@@ -19,6 +19,7 @@ lines that includes the instance start, probe and exit counters their text bumps
 from __future__ import annotations
 
 import gc
+import itertools
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -290,25 +291,30 @@ def _timestamps(ts: list[str]) -> list[str]:
     return [normalize_timestamp(t) if t else "" for t in ts]
 
 
+def _std(log_name: str) -> bool:
+    return log_kind(log_name)[0] in ("stdout", "stderr")
+
+
 def _norm(ts: str) -> str:
     return ts if not ts or _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
 
 
-def _continued_lines(data: bytes, hi: int, light: dict, conts: list) -> list[tuple]:
-    """Line numbers of light stdout/stderr lines that a continuation line (frames, hints, properties)
-    may join in reassembly: those of its instance up to MAX_GAP_S before it (plus slack), the lines
-    reassembly could see just before it in time order. The context after the chunk is searched too, for
-    continuations of the chunk's last lines."""
+def _continued_lines(data: bytes, hi: int, light: dict, conts: list, full: list) -> list[tuple]:
+    """The light stdout/stderr lines that a continuation line (frames, hints, properties) may join in
+    reassembly: those of its instance up to MAX_GAP_S before it (plus slack), the lines reassembly could
+    see just before it in time order. Continuation lines are those found light-path side (``conts``), the
+    full-path lines (a frame with a rule literal went there before its shape was looked at), and the
+    context after the chunk (continuations of the chunk's last lines)."""
     decode = _STATE["dec"].decode
     conts = list(conts)
-    for raw in data[hi:].split(b"\n"):
+    for raw in itertools.chain((line for _, _, line in full), data[hi:].split(b"\n")):
         try:
             e = decode(raw)
         except msgspec.DecodeError:
             continue
         rl, labels = e.resource.labels, e.labels
         key3 = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
-        if key3 in light and e.textPayload is not None and may_continue(e.textPayload):
+        if key3 in light and e.textPayload is not None and may_continue(e.textPayload) and _std(e.logName):
             conts.append((key3, e.timestamp or e.receiveTimestamp or ""))
     out: dict[int, tuple] = {}
     for key3, ts in conts:
@@ -421,7 +427,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             with_http.append((line_no, line_no - blanks, raw, key, ts, http, e.insertId, text, kind))
     entry_no = line_no - blanks
     if conts or light:
-        for stamp, n, key, entry, raw in _continued_lines(data, hi, light, conts):
+        for stamp, n, key, entry, raw in _continued_lines(data, hi, light, conts, full):
             groups[key].remove(stamp)  # counted as light: counted by the full path instead
             full.append((n, entry, raw))
     if data[hi - 1 : hi] == b"\n":
