@@ -76,6 +76,11 @@ OTHER_OUTCOMES = [
     ("dial tcp 10.0.0.3:5432: i/o timeout", "timeout", "10.0.0.3", "5432"),
     ("Error: connect ETIMEDOUT 10.1.2.3:6379", "timeout", "10.1.2.3", "6379"),
     ("Error: P1001: Can't reach database server at `db.internal`:`5432`", "refused", "db.internal", "5432"),
+    ('FATAL:  password authentication failed for user "app"', "auth", "", ""),
+    ("SQLSTATE[HY000] [1045] Access denied for user 'root'@'172.18.0.3' (using password: YES)", "auth", "", ""),
+    ("ReplyError: NOAUTH Authentication required.", "auth", "", ""),
+    ("Error: read ECONNRESET", "reset", "", ""),
+    ("psycopg2.OperationalError: server closed the connection unexpectedly", "reset", "", ""),
 ]  # fmt: skip
 
 

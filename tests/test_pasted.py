@@ -45,3 +45,8 @@ def test_compose_trace_is_found_as_pasted(tmp_path: Path) -> None:
     path = tmp_path / "pasted.log"
     path.write_text(text, encoding="utf-8")
     assert found_ids(path) == {"postgres-connection-refused"}
+
+
+def test_tools_only_keeps_what_the_app_printed() -> None:
+    p = strip_prefixes("web-1  | 2025-09-05 10:00:00,123 [ERROR] boom", tools_only=True)
+    assert (p.message, p.instance, p.timestamp) == ("2025-09-05 10:00:00,123 [ERROR] boom", "web-1", "")

@@ -116,8 +116,10 @@ class Event:
 def parse_traceback(text: str) -> tuple[tuple[Frame, ...], tuple[tuple[str, str], ...]]:
     """Frames and chained exceptions of a Python traceback text (empty tuples if there is none). A
     traceback cut above its head (sampled or truncated logs) starts at its first frame."""
-    headless = TRACEBACK_HEAD not in text
-    if headless and not _HAS_PY_FRAME.search(text):
+    head_at = text.find(TRACEBACK_HEAD)
+    # Frames before the first head: a traceback (or a chain's first one) cut above its head.
+    headless = _HAS_PY_FRAME.search(text if head_at < 0 else text[:head_at]) is not None
+    if head_at < 0 and not headless:
         return (), ()
     frames: list[Frame] = []
     excs: list[tuple[str, str]] = []

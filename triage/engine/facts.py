@@ -78,6 +78,15 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
             r"SSL certificate problem|No subject alternative (?:DNS )?names? matching|CertificateExpiredException|"
             r'server certificate for "[^"]+" does not match host name "(?P<host>[^"]+)"',
         ),
+        # --- auth: the server refused the credentials
+        # PostgreSQL (libpq, pgx, JDBC, node-postgres): password authentication failed for user "app"
+        ("auth", r'password authentication failed for user "?(?P<user>[^"\s]+)"?'),
+        # MySQL / MariaDB 1045: Access denied for user 'app'@'10.0.0.9'
+        ("auth", r"Access denied for user '(?P<user>[^'\n]*)'@'[^'\n]*'"),
+        # Redis: NOAUTH Authentication required / WRONGPASS invalid username-password pair
+        ("auth", r"\b(?:NOAUTH Authentication required|WRONGPASS invalid username-password pair)"),
+        # MongoDB: MongoServerError: Authentication failed. / Command failed with error 18 (AuthenticationFailed)
+        ("auth", r"Mongo\w*(?:Error|Exception)[^\n]*?Authentication failed|\(AuthenticationFailed\)"),
         # --- refused: nothing listens there
         # Go: dial tcp 10.0.0.3:5432: connect: connection refused (connectex on Windows)
         (
@@ -134,6 +143,12 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
             r"(?i)\bconnect ETIMEDOUT\b|\bErrno::ETIMEDOUT\b|\[Errno 110\]|\bconnection timed out\b|"
             r"\bconnect timed out\b|ConnectTimeout|Net::OpenTimeout|\[2002\] (?:Connection|Operation) timed out",
         ),
+        # --- reset: the connection was open and the other side dropped it
+        (
+            "reset",
+            r"(?i)\bECONNRESET\b|connection reset by peer|\[Errno 104\]|"
+            r"server closed the connection unexpectedly|Connection reset(?: by peer)?",
+        ),
     )
 )
 TRIGGERS = {
@@ -150,11 +165,13 @@ TRIGGERS = {
         "err_tls_cert", "certificate's altnames", "ssl certificate problem", "subject alternative",
         "certificateexpired", "does not match host name",
     ),
+    "auth": ("password authentication failed", "access denied for user", "noauth", "wrongpass", "authentication"),
     "refused": ("refused", "errno 111", "error 111", "can't reach database server"),
     "timeout": (
         "etimedout", "timed out", "timeout expired", "i/o timeout", "error 110", "errno 110", "connecttimeout",
         "opentimeout",
     ),
+    "reset": ("econnreset", "connection reset", "errno 104", "server closed the connection unexpectedly"),
 }  # fmt: skip
 OUTCOMES = tuple(TRIGGERS)
 FACT_KEYS = ("outcome", "host", "port", "socket", "component", "reason")
@@ -162,7 +179,7 @@ FACT_KEYS = ("outcome", "host", "port", "socket", "component", "reason")
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    outcome: str = ""  # dns, tls, refused, timeout
+    outcome: str = ""  # dns, tls, auth, refused, timeout, reset
     host: str = ""
     port: str = ""
     socket: str = ""

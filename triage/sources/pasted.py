@@ -17,7 +17,9 @@ import regex as re
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-B]")
 _SEVERITIES = "DEFAULT|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|ALERT|EMERGENCY"
 _TS = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2}| UTC)?"
-# Each prefix shape, tried in order; each may leave another below it (compose, then a timestamp).
+# Each prefix shape, tried in order; each may leave another below it (compose, then a timestamp). The
+# first TOOL_PREFIXES are added by a tool between the app and the screen; the rest the app may print.
+TOOL_PREFIXES = 4
 _PREFIXES = (
     # kubectl logs --prefix: [pod/name/container]
     re.compile(r"^\[pod/(?P<instance>[^/\]\s]+)/[^\]\s]+\] "),
@@ -44,12 +46,14 @@ class Pasted:
     instance: str = ""
 
 
-def strip_prefixes(line: str) -> Pasted:
-    """The line without the prefixes pasted text carries, and what they said."""
+def strip_prefixes(line: str, tools_only: bool = False) -> Pasted:
+    """The line without the prefixes pasted text carries, and what they said. ``tools_only`` keeps what
+    the app itself may have printed (its timestamp and severity): the line as the container wrote it."""
     text = _ANSI.sub("", line) if "\x1b" in line else line
     ts = sev = instance = ""
-    for _ in range(len(_PREFIXES)):
-        for pattern in _PREFIXES:
+    patterns = _PREFIXES[:TOOL_PREFIXES] if tools_only else _PREFIXES
+    for _ in range(len(patterns)):
+        for pattern in patterns:
             m = pattern.match(text)
             if m is None or m.end() == 0:
                 continue
