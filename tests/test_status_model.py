@@ -108,6 +108,30 @@ def test_one_name_in_two_regions_is_two_services():
     assert "| Checkout (us-central1) | ✅ Running |" in md
 
 
+def test_both_regions_failing_keep_their_own_counts_and_symptoms():
+    us = "checkout@us-central1"
+    out = [*two_regions(), deploy(300, us, "checkout-00007-usb")]
+    out += [*crash(310, us, "checkout-00007-usb", "u9", PG_TRACE), ready(330, us, "checkout-00007-usb", False)]
+    expected = {("checkout (europe-west1)", "postgres-connection-refused"): "PENDING",
+                ("checkout (us-central1)", "postgres-connection-refused"): "PENDING"}  # fmt: skip
+    model, _ = run(out)
+    assert statuses(model) == expected
+    eu_pg = issue(model, "checkout (europe-west1)", "postgres-connection-refused")
+    us_pg = issue(model, "checkout (us-central1)", "postgres-connection-refused")
+    assert (eu_pg["count"], us_pg["count"]) == (3, 1)
+    chain = ("import-time-initialization", "container-exit-nonzero", "startup-probe-failed")
+    assert {s["rule"]: s["count"] for s in eu_pg["symptoms"]} == {
+        **dict.fromkeys(chain, 3),
+        "container-failed-to-listen": 1,
+    }
+    assert {s["rule"]: s["count"] for s in us_pg["symptoms"]} == {
+        **dict.fromkeys(chain, 1),
+        "container-failed-to-listen": 1,
+    }
+    # us-central1's newest revision failed without answering: its revision 6 still serves.
+    assert service(model, "checkout (us-central1)")["status"] == "Running"
+
+
 def test_a_name_in_one_region_shows_no_region():
     model, md = run([e for e in two_regions() if e["resource"]["labels"]["location"] == "europe-west1"])
     assert statuses(model) == {("checkout", "postgres-connection-refused"): "PENDING"}
