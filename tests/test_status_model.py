@@ -87,7 +87,7 @@ def two_regions() -> list[dict]:
     """checkout healthy in us-central1 (revision 6), failing at import in europe-west1 (revision 3)."""
     us, eu = "checkout@us-central1", "checkout@europe-west1"
     out = [deploy(0, us, "checkout-00006-usa", "aaa111"), *healthy(10, us, "checkout-00006-usa", "u1", requests=8)]
-    out.append(deploy(100, eu, "checkout-00003-eub", "aaa111"))
+    out.append(deploy(100, eu, "checkout-00003-eub", "aaa111", (("DB_PASSWORD", "checkout-db-eu"),)))
     for i in range(3):
         out += crash(110 + 40 * i, eu, "checkout-00003-eub", f"e{i}", PG_TRACE)
     out.append(ready(240, eu, "checkout-00003-eub", False))
@@ -106,6 +106,8 @@ def test_one_name_in_two_regions_is_two_services():
     assert issue(model, "checkout (europe-west1)", "postgres-connection-refused")["location"] == "europe-west1"
     assert "| Checkout (europe-west1) | ❌ Failed |" in md
     assert "| Checkout (us-central1) | ✅ Running |" in md
+    secrets = {x["name"]: x["services"] for x in model["configuration"]["secrets"]}
+    assert secrets == {"checkout-db-eu": ["checkout (europe-west1)"]}
 
 
 def test_both_regions_failing_keep_their_own_counts_and_symptoms():
