@@ -106,6 +106,8 @@ def test_one_name_in_two_regions_is_two_services():
     assert issue(model, "checkout (europe-west1)", "postgres-connection-refused")["location"] == "europe-west1"
     assert "| Checkout (europe-west1) | ❌ Failed |" in md
     assert "| Checkout (us-central1) | ✅ Running |" in md
+    link = issue(model, "checkout (europe-west1)", "postgres-connection-refused")["logs_url"]
+    assert "service_name%3D%22checkout%22" in link and "location%3D%22europe-west1%22" in link
     secrets = {x["name"]: x["services"] for x in model["configuration"]["secrets"]}
     assert secrets == {"checkout-db-eu": ["checkout (europe-west1)"]}
 
@@ -419,6 +421,9 @@ def test_a_job_failing_then_succeeding():
     assert "Execution nightly-export-a1b2c failed (2 task attempts failed) (nightly-export)" in texts
     assert "Execution nightly-export-d3e4f succeeded (nightly-export)" in texts
     assert "| Nightly Export (job) | ✅ Succeeded |" in md
+    assert (
+        pg["kind"] == "job" and "cloud_run_job" in pg["logs_url"] and "job_name%3D%22nightly-export" in pg["logs_url"]
+    )
 
 
 def test_a_job_whose_latest_execution_failed():

@@ -60,6 +60,7 @@ class Issue:
     fixed_commit: str | None = None
     verified: bool = False
     location: str = ""  # the region, when the service's name runs in more than one
+    job: bool = False  # the service is a Cloud Run job (its revisions are executions)
     masked_by: str | None = None  # rule id of the issue a later revision died of before this one could show
     fix_deployed: str | None = None  # a later revision that became healthy but served no traffic
     recovered_at: str | None = None  # last occurrence, when the same revision then served cleanly
@@ -145,6 +146,7 @@ def _grouped(matches: Sequence[Match], history: History | None) -> list[tuple[Is
                 captures=captures,
                 evidence=[ms[p] for p in picks],
                 location=ms[0].event.first.location,
+                job=history is not None and ms[0].event.first.resource_type == "cloud_run_job",
             ),
             ms,
         ))  # fmt: skip
