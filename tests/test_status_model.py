@@ -470,3 +470,18 @@ def test_newest_first_gcloud_array_and_out_of_order_lines(tmp_path):
         model = orjson.loads(render_json(build_model(opts, run_analysis(opts))))
         assert _verdicts(model) == expected, path.name
     assert ("api", "Running", str([{"percent": 100, "revision": R1}])) in expected[1]
+
+
+def test_annotations_match_a_regional_service_by_its_id_or_its_name(tmp_path):
+    notes = tmp_path / "notes.yaml"
+    notes.write_text(
+        "annotations:\n  - rule: postgres-connection-refused\n    service: checkout\n    status: acknowledged\n"
+    )
+    opts = replace(OPTS, annotations=notes)
+    model = orjson.loads(render_json(build_model(opts, run_analysis(opts, [MemorySource(two_regions())]))))
+    assert statuses(model) == {("checkout (europe-west1)", "postgres-connection-refused"): "ACKNOWLEDGED"}
+    notes.write_text(
+        "annotations:\n  - rule: postgres-connection-refused\n    service: checkout (us-central1)\n    status: muted\n"
+    )
+    model = orjson.loads(render_json(build_model(opts, run_analysis(opts, [MemorySource(two_regions())]))))
+    assert statuses(model) == {("checkout (europe-west1)", "postgres-connection-refused"): "PENDING"}
