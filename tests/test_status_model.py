@@ -237,8 +237,8 @@ def test_a_new_revision_that_served_nothing_proves_nothing_about_a_serving_issue
 def test_fix_verified_once_the_new_revision_serves():
     expected = {("api", "postgres-connection-refused"): "FIXED"}
     out = [deploy(0, "api", R1, "c1"), *healthy(10, "api", R1, "a1", requests=3)]
-    out += serving_errors(200, "api", R1, "a1", 4)
-    out += [deploy(400, "api", R2, "c2"), *healthy(410, "api", R2, "b1", requests=6)]
+    out += serving_errors(200, "api", R1, "a1", 4)  # r1 served 187 s before the database refused it
+    out += [deploy(400, "api", R2, "c2"), *healthy(410, "api", R2, "b1", requests=20)]  # r2 serves 217 s
     model, _ = run(out)
     assert statuses(model) == expected
     pg = issue(model, "api", "postgres-connection-refused")
@@ -339,7 +339,11 @@ def test_oom_only_while_serving_needs_a_revision_that_serves():
     assert statuses(model) == expected_unproven
     oom = issue(model, "api", "memory-limit-exceeded")
     assert (oom["phase"], oom["fix_deployed"], oom["verified"]) == ("serving", R2, False)
-    # once r2 serves requests without running out of memory, the fix is verified
+    # r1 ran out of memory after 287 s of serving: a minute of r2 serving proves nothing yet
+    model, _ = run([*out, *ok_requests(640, "api", R2, "b0", 3)])
+    assert statuses(model) == expected_unproven
+    assert issue(model, "api", "memory-limit-exceeded")["fix_deployed"] == R2
+    # once r2 has served longer than that without running out of memory, the fix is verified
     model, _ = run([*out, *ok_requests(700, "api", R2, "b0", 10)])
     assert statuses(model) == {("api", "memory-limit-exceeded"): "FIXED"}
     assert issue(model, "api", "memory-limit-exceeded")["verified"] is True
