@@ -26,6 +26,7 @@ from tests.scenario_logs import (
     system,
     text,
     ts,
+    update_service_v2,
     update_traffic,
 )
 from triage.commands.common import RunOptions, build_model, run_analysis
@@ -205,6 +206,22 @@ def test_split_seen_only_in_request_logs():
         [{"revision": R1, "percent": 90}, {"revision": R2, "percent": 10}],
     )
     assert api["traffic_note"] == f"traffic: {R1} 90%, {R2} 10%"
+
+
+def test_v2_update_service_canary_in_a_second_region():
+    """v2 entries name the region only in resourceLocation / the resource name, not in resource labels."""
+    eu = "api@europe-west1"
+    out = [update_service_v2(0, eu, R1, [(None, 100)], "c1"), *healthy(10, eu, R1, "a1", requests=10)]
+    out += [update_service_v2(400, eu, R2, [(R1, 80), (R2, 20)], "c2"), *healthy(410, eu, R2, "b1", requests=4)]
+    out += [deploy(0, "api@us-central1", "api-00004-us4"), *healthy(10, "api@us-central1", "api-00004-us4", "u1")]
+    model, _ = run(out)
+    assert statuses(model) == {}
+    api_eu = service(model, "api (europe-west1)")
+    assert (api_eu["status"], api_eu["revisions"]) == ("Running", [R1, R2])
+    assert api_eu["traffic"] == [{"revision": R1, "percent": 80}, {"revision": R2, "percent": 20}]
+    assert f"Deploy of api (europe-west1): revision {R2} (commit c2); traffic: {R1} 80%, {R2} 20%" in [
+        t["text"] for t in model["timeline"]
+    ]
 
 
 def test_fix_deployed_with_no_traffic_while_the_old_revision_keeps_failing():
