@@ -269,3 +269,28 @@ def job_execution(t: float, job: str, execution: str, outcomes: list[list[int]],
         msg = f"Execution {execution} has completed successfully."
     out.append(job_line(end, job, execution, 0, msg, "varlog%2Fsystem", "ERROR" if failed else "INFO"))
     return out
+
+
+def update_service_v2(t: float, service: str, revision: str, traffic: Traffic, commit: str = "") -> dict:
+    """A v2 ``Services.UpdateService`` entry: the service is ``projects/P/locations/L/services/S``, traffic
+    targets are ``{type, revision, percent}``, and the resource location is in ``resourceLocation``."""
+    name, location = where(service)
+    targets = [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": pct} if rev is None else
+               {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": rev, "percent": pct}
+               for rev, pct in traffic or []]  # fmt: skip
+    full = f"projects/{PROJECT}/locations/{location}/services/{name}"
+    return {
+        "insertId": _iid(),
+        "timestamp": ts(t),
+        "severity": "NOTICE",
+        "logName": f"projects/{PROJECT}/logs/cloudaudit.googleapis.com%2Factivity",
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": name, "revision_name": "",
+                                                               "project_id": PROJECT}},
+        "labels": {"commit-sha": commit} if commit else {},
+        "protoPayload": {
+            "methodName": "google.cloud.run.v2.Services.UpdateService",
+            "resourceName": full,
+            "resourceLocation": {"currentLocations": [location]},
+            "request": {"service": {"name": full, "template": {"revision": revision}, "traffic": targets}},
+        },
+    }  # fmt: skip

@@ -26,6 +26,7 @@ from tests.scenario_logs import (
     system,
     text,
     ts,
+    update_service_v2,
     update_traffic,
 )
 from triage.commands.common import RunOptions, build_model, run_analysis
@@ -87,7 +88,7 @@ def two_regions() -> list[dict]:
     """checkout healthy in us-central1 (revision 6), failing at import in europe-west1 (revision 3)."""
     us, eu = "checkout@us-central1", "checkout@europe-west1"
     out = [deploy(0, us, "checkout-00006-usa", "aaa111"), *healthy(10, us, "checkout-00006-usa", "u1", requests=8)]
-    out.append(deploy(100, eu, "checkout-00003-eub", "aaa111"))
+    out.append(deploy(100, eu, "checkout-00003-eub", "aaa111", (("DB_PASSWORD", "checkout-db-eu"),)))
     for i in range(3):
         out += crash(110 + 40 * i, eu, "checkout-00003-eub", f"e{i}", PG_TRACE)
     out.append(ready(240, eu, "checkout-00003-eub", False))
@@ -106,6 +107,34 @@ def test_one_name_in_two_regions_is_two_services():
     assert issue(model, "checkout (europe-west1)", "postgres-connection-refused")["location"] == "europe-west1"
     assert "| Checkout (europe-west1) | ❌ Failed |" in md
     assert "| Checkout (us-central1) | ✅ Running |" in md
+    link = issue(model, "checkout (europe-west1)", "postgres-connection-refused")["logs_url"]
+    assert "service_name%3D%22checkout%22" in link and "location%3D%22europe-west1%22" in link
+    secrets = {x["name"]: x["services"] for x in model["configuration"]["secrets"]}
+    assert secrets == {"checkout-db-eu": ["checkout (europe-west1)"]}
+
+
+def test_both_regions_failing_keep_their_own_counts_and_symptoms():
+    us = "checkout@us-central1"
+    out = [*two_regions(), deploy(300, us, "checkout-00007-usb")]
+    out += [*crash(310, us, "checkout-00007-usb", "u9", PG_TRACE), ready(330, us, "checkout-00007-usb", False)]
+    expected = {("checkout (europe-west1)", "postgres-connection-refused"): "PENDING",
+                ("checkout (us-central1)", "postgres-connection-refused"): "PENDING"}  # fmt: skip
+    model, _ = run(out)
+    assert statuses(model) == expected
+    eu_pg = issue(model, "checkout (europe-west1)", "postgres-connection-refused")
+    us_pg = issue(model, "checkout (us-central1)", "postgres-connection-refused")
+    assert (eu_pg["count"], us_pg["count"]) == (3, 1)
+    chain = ("import-time-initialization", "container-exit-nonzero", "startup-probe-failed")
+    assert {s["rule"]: s["count"] for s in eu_pg["symptoms"]} == {
+        **dict.fromkeys(chain, 3),
+        "container-failed-to-listen": 1,
+    }
+    assert {s["rule"]: s["count"] for s in us_pg["symptoms"]} == {
+        **dict.fromkeys(chain, 1),
+        "container-failed-to-listen": 1,
+    }
+    # us-central1's newest revision failed without answering: its revision 6 still serves.
+    assert service(model, "checkout (us-central1)")["status"] == "Running"
 
 
 def test_a_name_in_one_region_shows_no_region():
@@ -179,6 +208,22 @@ def test_split_seen_only_in_request_logs():
     assert api["traffic_note"] == f"traffic: {R1} 90%, {R2} 10%"
 
 
+def test_v2_update_service_canary_in_a_second_region():
+    """v2 entries name the region only in resourceLocation / the resource name, not in resource labels."""
+    eu = "api@europe-west1"
+    out = [update_service_v2(0, eu, R1, [(None, 100)], "c1"), *healthy(10, eu, R1, "a1", requests=10)]
+    out += [update_service_v2(400, eu, R2, [(R1, 80), (R2, 20)], "c2"), *healthy(410, eu, R2, "b1", requests=4)]
+    out += [deploy(0, "api@us-central1", "api-00004-us4"), *healthy(10, "api@us-central1", "api-00004-us4", "u1")]
+    model, _ = run(out)
+    assert statuses(model) == {}
+    api_eu = service(model, "api (europe-west1)")
+    assert (api_eu["status"], api_eu["revisions"]) == ("Running", [R1, R2])
+    assert api_eu["traffic"] == [{"revision": R1, "percent": 80}, {"revision": R2, "percent": 20}]
+    assert f"Deploy of api (europe-west1): revision {R2} (commit c2); traffic: {R1} 80%, {R2} 20%" in [
+        t["text"] for t in model["timeline"]
+    ]
+
+
 def test_fix_deployed_with_no_traffic_while_the_old_revision_keeps_failing():
     expected = {("api", "postgres-connection-refused"): "PENDING"}
     out = [deploy(0, "api", R1, "c1", traffic=[(None, 100)]), *healthy(10, "api", R1, "a1", requests=3)]
@@ -209,8 +254,8 @@ def test_a_new_revision_that_served_nothing_proves_nothing_about_a_serving_issue
 def test_fix_verified_once_the_new_revision_serves():
     expected = {("api", "postgres-connection-refused"): "FIXED"}
     out = [deploy(0, "api", R1, "c1"), *healthy(10, "api", R1, "a1", requests=3)]
-    out += serving_errors(200, "api", R1, "a1", 4)
-    out += [deploy(400, "api", R2, "c2"), *healthy(410, "api", R2, "b1", requests=6)]
+    out += serving_errors(200, "api", R1, "a1", 4)  # r1 served 187 s before the database refused it
+    out += [deploy(400, "api", R2, "c2"), *healthy(410, "api", R2, "b1", requests=20)]  # r2 serves 217 s
     model, _ = run(out)
     assert statuses(model) == expected
     pg = issue(model, "api", "postgres-connection-refused")
@@ -311,7 +356,11 @@ def test_oom_only_while_serving_needs_a_revision_that_serves():
     assert statuses(model) == expected_unproven
     oom = issue(model, "api", "memory-limit-exceeded")
     assert (oom["phase"], oom["fix_deployed"], oom["verified"]) == ("serving", R2, False)
-    # once r2 serves requests without running out of memory, the fix is verified
+    # r1 ran out of memory after 287 s of serving: a minute of r2 serving proves nothing yet
+    model, _ = run([*out, *ok_requests(640, "api", R2, "b0", 3)])
+    assert statuses(model) == expected_unproven
+    assert issue(model, "api", "memory-limit-exceeded")["fix_deployed"] == R2
+    # once r2 has served longer than that without running out of memory, the fix is verified
     model, _ = run([*out, *ok_requests(700, "api", R2, "b0", 10)])
     assert statuses(model) == {("api", "memory-limit-exceeded"): "FIXED"}
     assert issue(model, "api", "memory-limit-exceeded")["verified"] is True
@@ -393,6 +442,9 @@ def test_a_job_failing_then_succeeding():
     assert "Execution nightly-export-a1b2c failed (2 task attempts failed) (nightly-export)" in texts
     assert "Execution nightly-export-d3e4f succeeded (nightly-export)" in texts
     assert "| Nightly Export (job) | ✅ Succeeded |" in md
+    assert (
+        pg["kind"] == "job" and "cloud_run_job" in pg["logs_url"] and "job_name%3D%22nightly-export" in pg["logs_url"]
+    )
 
 
 def test_a_job_whose_latest_execution_failed():
@@ -439,3 +491,18 @@ def test_newest_first_gcloud_array_and_out_of_order_lines(tmp_path):
         model = orjson.loads(render_json(build_model(opts, run_analysis(opts))))
         assert _verdicts(model) == expected, path.name
     assert ("api", "Running", str([{"percent": 100, "revision": R1}])) in expected[1]
+
+
+def test_annotations_match_a_regional_service_by_its_id_or_its_name(tmp_path):
+    notes = tmp_path / "notes.yaml"
+    notes.write_text(
+        "annotations:\n  - rule: postgres-connection-refused\n    service: checkout\n    status: acknowledged\n"
+    )
+    opts = replace(OPTS, annotations=notes)
+    model = orjson.loads(render_json(build_model(opts, run_analysis(opts, [MemorySource(two_regions())]))))
+    assert statuses(model) == {("checkout (europe-west1)", "postgres-connection-refused"): "ACKNOWLEDGED"}
+    notes.write_text(
+        "annotations:\n  - rule: postgres-connection-refused\n    service: checkout (us-central1)\n    status: muted\n"
+    )
+    model = orjson.loads(render_json(build_model(opts, run_analysis(opts, [MemorySource(two_regions())]))))
+    assert statuses(model) == {("checkout (europe-west1)", "postgres-connection-refused"): "PENDING"}

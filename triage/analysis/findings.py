@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from triage.analysis import annotations as notes
 from triage.analysis import timeline as tl
-from triage.analysis.chains import Chains, link
+from triage.analysis.chains import Chains, link, summarize
 from triage.analysis.clusters import Cluster, coverage, mine
 from triage.analysis.history import Deploy, History
 from triage.analysis.impact import issue_impact
@@ -59,10 +59,10 @@ def find(
     for issue in issues:
         key = (issue.service, issue.rule.id)
         mine_ = own.get(key, [])
-        # Chains key symptoms by service name: a name in two regions shares them (its issues do not).
+        # Chains key symptoms by service name; a name in two regions is two services: keep this one's.
         chain_key = (issue.service.split(" (", 1)[0] if issue.location else issue.service, issue.rule.id)
-        issue.symptoms = chains.symptom_summary(*chain_key)
         symptoms = [m for m in chains.symptoms.get(chain_key, []) if service_key(m, history) == issue.service]
+        issue.symptoms = summarize(symptoms)
         issue.impact = issue_impact([*mine_, *symptoms], history.service_revisions(issue.service))
         issue.trigger = trigger_of(issue, mine_, history)
     notes.apply(issues, annotations)

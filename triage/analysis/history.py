@@ -24,8 +24,10 @@ _READY = re.compile(
     re.DOTALL,
 )
 _EXIT = re.compile(r"Container called exit\((?P<code>\d+)\)")
-# A job execution's outcome, as Cloud Run reports it (system log or system-event audit entry).
-_EXECUTION = re.compile(r"Execution (?P<ex>[\w-]+) has (?P<how>completed successfully|failed)")
+# A job execution's outcome, as Cloud Run reports it (system log or system-event audit entry):
+# "Execution X has completed successfully." / "Execution X has failed to complete, 1/2 tasks failed."
+# (the wording of the gcloud and console summaries; "has" is optional so a terser one still counts).
+_EXECUTION = re.compile(r"Execution (?P<ex>[\w-]+) (?:has )?(?P<how>completed successfully|failed)")
 _DEPLOY_METHODS = ("Services.ReplaceService", "Services.CreateService", "Services.UpdateService")
 
 

@@ -4,7 +4,8 @@ A service is (name, region): issues, revisions and traffic are per service id (`
 Status (per issue), over the service's revisions in order (job executions in time order):
 - FIXED: a revision after the last one with the issue got past the phase where the issue struck, without
   it: for a startup issue it passed its startup probe, became Ready or served; for a serving issue it
-  served requests (a job: a later execution succeeded). A later revision that failed of another issue at
+  served requests for as long as the issue's revision served before it struck, at most RECOVERY_S (a
+  job: a later execution succeeded). A later revision that failed of another issue at
   the same depth or later (``phase.issue_depth``: import < rest of startup < serving) counts as well: it
   got at least as far. ``fixed_in`` is that revision; ``verified`` says a revision without the issue
   served requests (or a later execution succeeded). The issue must not occur, after the fix became
@@ -13,7 +14,7 @@ Status (per issue), over the service's revisions in order (job executions in tim
 - REGRESSED: not fixed now, but some healthy revision between occurrences was free of it.
 - PENDING: otherwise. ``masked_by`` names the issue a later revision died of earlier than this issue
   struck (it never got far enough to show whether the fix worked); ``fix_deployed`` a later revision that
-  became healthy but served nothing; ``recovered_at`` the last occurrence when the same revision then
+  became healthy but served nothing (or, for a serving issue, not for long enough); ``recovered_at`` the last occurrence when the same revision then
   served requests cleanly for RECOVERY_S or more (recovered without a deploy). A later revision that has
   only just started, or failed with no known cause, decides nothing.
 """
@@ -60,6 +61,7 @@ class Issue:
     fixed_commit: str | None = None
     verified: bool = False
     location: str = ""  # the region, when the service's name runs in more than one
+    job: bool = False  # the service is a Cloud Run job (its revisions are executions)
     masked_by: str | None = None  # rule id of the issue a later revision died of before this one could show
     fix_deployed: str | None = None  # a later revision that became healthy but served no traffic
     recovered_at: str | None = None  # last occurrence, when the same revision then served cleanly
@@ -145,6 +147,7 @@ def _grouped(matches: Sequence[Match], history: History | None) -> list[tuple[Is
                 captures=captures,
                 evidence=[ms[p] for p in picks],
                 location=ms[0].event.first.location,
+                job=history is not None and ms[0].event.first.resource_type == "cloud_run_job",
             ),
             ms,
         ))  # fmt: skip
@@ -160,14 +163,21 @@ class Context:
     last_by_revision: dict[str, str] = field(default_factory=dict)  # revision -> last occurrence
     failures: dict[str, dict[str, int]] = field(default_factory=dict)  # revision -> {rule: earliest depth}
     serving: frozenset[str] = frozenset()  # revisions that serve at the end of the window
+    onset_s: float = 0.0  # a serving issue: seconds its revision served before it first struck (capped)
 
 
-def _got_past(r: RevisionState, phase: str) -> bool:
-    """Did ``r`` get past the phase an issue struck in (see the module docstring)?"""
+def _served_for(r: RevisionState) -> float:
+    start, end = epoch_seconds(_healthy_at(r)), epoch_seconds(r.last_served)
+    return end - start if start is not None and end is not None else 0.0
+
+
+def _got_past(r: RevisionState, ctx: Context) -> bool:
+    """Did ``r`` get past the phase an issue struck in (see the module docstring)? A serving issue needs
+    ``r`` to have served for as long as the issue took to strike (at most RECOVERY_S)."""
     if r.is_execution:
         return r.healthy
-    if phase == SERVING:
-        return r.served > 0
+    if ctx.phase == SERVING:
+        return r.served > 0 and _served_for(r) >= ctx.onset_s
     return r.ready is True or r.probe_passed > 0 or r.served > 0
 
 
@@ -191,11 +201,11 @@ def decide_status(issue: Issue, revisions: list[RevisionState], ctx: Context | N
     proof: RevisionState | None = None
     for r in revisions[last + 1 :]:
         others = {k: d for k, d in ctx.failures.get(r.name, {}).items() if k != rule}
-        if _got_past(r, ctx.phase):
+        if _got_past(r, ctx):
             proof = r
             break
-        if r.healthy and not r.served and not r.is_execution:
-            issue.fix_deployed = issue.fix_deployed or r.name  # Ready, but nothing routed to it
+        if r.healthy and not r.is_execution:
+            issue.fix_deployed = issue.fix_deployed or r.name  # Ready, but no (or too little) traffic yet
         if r.failed and others:
             if min(others.values()) >= ctx.depth:
                 proof = r  # died of something else, at least as far along: the issue did not stop it
@@ -233,6 +243,21 @@ def _fixed_or_back(issue: Issue, revisions: list[RevisionState], proof: Revision
     issue.masked_by = issue.fix_deployed = None
 
 
+def _onset(issue: Issue, ms: list[Match], history: History) -> float:
+    """Seconds the last revision with a serving issue served before the issue first struck in it."""
+    if issue.phase != SERVING:
+        return 0.0
+    last = max((m for m in ms if m.event.revision), key=lambda m: m.event.timestamp, default=None)
+    if last is None:
+        return 0.0
+    state = history.revisions.get((last.event.service or service_of_revision(last.event.revision), last.event.revision))
+    first = min(m.event.timestamp for m in ms if m.event.revision == last.event.revision)
+    start, hit = (epoch_seconds(_healthy_at(state)) if state else None), epoch_seconds(first)
+    if start is None or hit is None:
+        return 0.0
+    return max(0.0, min(hit - start, RECOVERY_S))
+
+
 def analyse(matches: Sequence[Match], history: History) -> list[Issue]:
     grouped = _grouped(matches, history)
     failures: dict[str, dict[str, dict[str, int]]] = {}  # service id -> revision -> {rule: depth}
@@ -248,6 +273,7 @@ def analyse(matches: Sequence[Match], history: History) -> list[Issue]:
             if m.event.revision:
                 last[m.event.revision] = max(last.get(m.event.revision, ""), m.event.timestamp)
         ctx = Context(
+            onset_s=_onset(issue, ms, history),
             phase=issue.phase,
             depth=issue_depth(issue.phase, ms, history),
             last_by_revision=last,

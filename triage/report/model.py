@@ -132,6 +132,7 @@ def issue_dict(issue: Issue, number: str, redactor: Redactor | None = None) -> d
         "fixed_commit": issue.fixed_commit,
         "verified": issue.verified,
         "location": issue.location or None,
+        "kind": "job" if issue.job else "service",
         "masked_by": f"{issue.service}:{issue.masked_by}" if issue.masked_by else None,
         "fix_deployed": issue.fix_deployed,
         "recovered_at": issue.recovered_at,

@@ -102,8 +102,9 @@ def configuration(
             entry = secrets.setdefault(secret, {"name": secret, "env": [], "services": [], "problems": []})
             if env and env not in entry["env"]:
                 entry["env"].append(env)
-            if deploy.service not in entry["services"]:
-                entry["services"].append(deploy.service)
+            sid = history.service_id(deploy.service, deploy.revision, deploy.location)  # issues use ids
+            if sid not in entry["services"]:
+                entry["services"].append(sid)
     for secret in secrets.values():
         secret["referenced"] = True
         secret["required"] = False
@@ -138,9 +139,7 @@ def _dependencies(
         comp = _COMPONENTS.get(i["component"])
         if i["service"] == svc.name and comp and comp not in found:
             found.append(comp)
-    for deploy in history.deploys:
-        if deploy.service != svc.name:
-            continue
+    for deploy in history.deploys_of(svc.name):
         for env, secret in deploy.secrets:
             for pattern, comp in _DEPENDENCY_HINTS:
                 if (pattern.search(env) or pattern.search(secret)) and comp not in found:
