@@ -21,7 +21,7 @@ from __future__ import annotations
 import gc
 import itertools
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -301,8 +301,7 @@ def _norm(ts: str) -> str:
 
 def _continued_lines(data: bytes, hi: int, light: dict, conts: list, full: list) -> list[tuple]:
     """The light stdout/stderr lines that a continuation line (frames, hints, properties) may join in
-    reassembly: those of its instance up to MAX_GAP_S before it (plus slack), the lines reassembly could
-    see just before it in time order. Continuation lines are those found light-path side (``conts``), the
+    reassembly: of its instance, the latest at or before it in time order. Continuation lines are those found light-path side (``conts``), the
     full-path lines (a frame with a rule literal went there before its shape was looked at), and the
     context after the chunk (continuations of the chunk's last lines)."""
     decode = _STATE["dec"].decode
@@ -316,14 +315,23 @@ def _continued_lines(data: bytes, hi: int, light: dict, conts: list, full: list)
         key3 = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
         if key3 in light and e.textPayload is not None and may_continue(e.textPayload) and _std(e.logName):
             conts.append((key3, e.timestamp or e.receiveTimestamp or ""))
-    out: dict[int, tuple] = {}
+    wanted: dict[tuple[str, str, str], list[str]] = {}
     for key3, ts in conts:
-        t = _norm(ts)
-        lo = _iso(_seconds(t) - MAX_GAP_S - TB_SLACK_S) if t else ""
-        hi_t = _iso(_seconds(t) + TB_SLACK_S) if t else ""
-        for line in light.get(key3, ()):
-            if line[1] not in out and lo <= _norm(line[0]) <= hi_t:
-                out[line[1]] = line
+        if key3 in light:
+            wanted.setdefault(key3, []).append(_norm(ts))
+    out: dict[int, tuple] = {}
+    for key3, stamps in wanted.items():
+        lines = sorted((_norm(line[0]), line[1], line) for line in light[key3])
+        times = [t for t, _, _ in lines]
+        for t in stamps:
+            # The line reassembly sees just before it: the latest light line at or before its time (all
+            # of them at that instant), if within MAX_GAP_S. A full line in between only makes this
+            # one more line than needed.
+            b = bisect_right(times, t)
+            if not b or (t and _seconds(t) - _seconds(times[b - 1]) > MAX_GAP_S):
+                continue
+            for _, n, line in lines[bisect_left(times, times[b - 1]) : b]:
+                out[n] = line
     return list(out.values())
 
 
