@@ -89,12 +89,17 @@ def test_live_options_are_declared_once_and_every_live_command_has_them():
     assert pull_project.required and not next(p for p in commands["report"].params if "--project" in p.opts).required
 
 
-def _run_with_tty_stderr(args: list[str], cwd: Path) -> tuple[int, bytes]:
-    """Run triage with stderr on a pseudo-terminal (stdout to a file); returns (exit code, stderr bytes)."""
+def _run_with_tty_stderr(args: list[str], cwd: Path, *, stdout_tty: bool = False) -> tuple[int, bytes]:
+    """Run triage with stderr on a pseudo-terminal (stdout to a file, or to the same terminal);
+    returns (exit code, what the terminal received)."""
     master, slave = pty.openpty()
     with open(cwd / "stdout.txt", "wb") as out:
         proc = subprocess.Popen(
-            [*CMD, *args], stdout=out, stderr=slave, cwd=cwd, env={**ENV, "TERM": "xterm-256color", "COLUMNS": "100"}
+            [*CMD, *args],
+            stdout=slave if stdout_tty else out,
+            stderr=slave,
+            cwd=cwd,
+            env={**ENV, "TERM": "xterm-256color", "COLUMNS": "100"},
         )
     os.close(slave)
     chunks = []
@@ -129,3 +134,18 @@ def test_progress_goes_to_a_terminal_stderr_only(tmp_path, quiet):
     r = subprocess.run([*CMD, *args], capture_output=True, cwd=plain, env=ENV)
     assert r.returncode == 1 and r.stderr == b""  # not a terminal: no progress at all
     assert [(plain / f).read_bytes() for f in ("ci.json", "j.xml")] == tty_outputs[1:]
+
+
+@pytest.mark.parametrize("command", ["report", "analyze"])
+def test_report_and_analyze_show_progress_when_their_output_goes_elsewhere(tmp_path, command):
+    code, stderr = _run_with_tty_stderr([command, str(STAGING), "--format", "json", "--out", "out.json"], tmp_path)
+    assert code == 0 and b"triage: reading 1 source(s)" in stderr
+    out = (tmp_path / "out.json").read_bytes()
+    plain = subprocess.run([*CMD, command, str(STAGING), "--format", "json"], capture_output=True, env=ENV)
+    assert plain.returncode == 0 and plain.stderr == b"" and plain.stdout == out  # same bytes, no progress
+
+
+def test_no_progress_when_the_report_goes_to_the_same_terminal(tmp_path):
+    code, screen = _run_with_tty_stderr(["analyze", str(STAGING)], tmp_path, stdout_tty=True)
+    assert code == 0 and b"4 issue(s); 1975 entries" in screen  # the table reached the terminal
+    assert b"triage: reading" not in screen and b"\x1b" not in screen

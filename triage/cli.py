@@ -19,6 +19,7 @@ import typer
 
 import triage
 from triage.commands.common import RunOptions
+from triage.commands.progress import describe_work, output_elsewhere, progress
 from triage.commands.pull import make_live_options
 from triage.errors import RuleErrors, TriageError
 
@@ -238,7 +239,9 @@ def report(
             sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
-        return cmd(opts, fmt=fmt.value, template=template, out=out)
+        # A report printed to the same terminal would interleave with the progress line: none then.
+        with progress(describe_work(opts.sources, args["project"]), quiet=not output_elsewhere(out)):
+            return cmd(opts, fmt=fmt.value, template=template, out=out)
 
     run(go)
 
@@ -268,7 +271,8 @@ def analyze(
             sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
-        return cmd(opts, fmt=fmt.value, out=out)
+        with progress(describe_work(opts.sources, args["project"]), quiet=not output_elsewhere(out)):
+            return cmd(opts, fmt=fmt.value, out=out)
 
     run(go)
 

@@ -27,6 +27,11 @@ def describe_work(sources: Sequence[str], project: str | None) -> str:
     return f"reading {what}"
 
 
+def output_elsewhere(out: object | None) -> bool:
+    """True when the command's output does not go to the terminal the progress line would share."""
+    return out is not None or not sys.stdout.isatty()
+
+
 @contextmanager
 def progress(label: str, *, quiet: bool = False, stream: TextIO | None = None) -> Iterator[None]:
     stream = sys.stderr if stream is None else stream
