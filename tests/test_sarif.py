@@ -148,7 +148,8 @@ def test_file_location_option(tmp_path):
         uris = {res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for res in results(log)}
         assert uris == {"deploy/run.yaml"}
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    for bad in ("/etc/passwd", "../outside.yaml"):
+    assert resolve_file_location("deploy/../Dockerfile", tmp_path) == "Dockerfile"
+    for bad in ("/etc/passwd", "../outside.yaml", "deploy/../../outside.yaml"):
         r = subprocess.run(
             [*CMD, "ci", str(STAGING), "--sarif", "s.sarif", "--sarif-file-location", bad],
             capture_output=True,

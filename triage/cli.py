@@ -7,6 +7,8 @@ is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -15,7 +17,9 @@ from typing import Annotated
 
 import typer
 
+import triage
 from triage.commands.common import RunOptions
+from triage.commands.progress import describe_work, output_elsewhere, progress
 from triage.commands.pull import make_live_options
 from triage.errors import RuleErrors, TriageError
 
@@ -25,19 +29,37 @@ app = typer.Typer(
     name="triage",
     help="Turn Cloud Run logs into a dated incident audit report.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"triage {triage.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Turn Cloud Run logs into a dated incident audit report."""
+
+
+# One --format vocabulary: text (for a terminal), md (a document), json (for programs); each command
+# takes the ones that apply. "table" is the old name of analyze's and rules list's text output.
 class ReportFormat(StrEnum):
     md = "md"
     json = "json"
 
 
-class TableFormat(StrEnum):
-    table = "table"
+class TextFormat(StrEnum):
+    text = "text"
     json = "json"
+    table = "table"
 
 
 class CiFormat(StrEnum):
@@ -101,8 +123,10 @@ Notes = Annotated[
     Path | None, typer.Option("--annotations", help="Annotations file: status, commit, owner, link, note per issue.")
 ]
 
-# Live options (Cloud Logging instead of files), shared by report, analyze and pull.
+# Live options (Cloud Logging instead of files): declared once here, added to report, analyze, ci and pull
+# by @live_options.
 Project = Annotated[str | None, typer.Option("--project", help="Read this Google Cloud project's logs.")]
+RequiredProject = Annotated[str, typer.Option("--project", help="Read this Google Cloud project's logs.")]
 Service = Annotated[
     list[str] | None, typer.Option("--service", help="Cloud Run service or job (repeatable; default: all).")
 ]
@@ -126,13 +150,47 @@ Anonymous = Annotated[bool, typer.Option("--anonymous", help="No credentials (lo
 AllowPartial = Annotated[
     bool, typer.Option("--allow-partial", help="Keep what came when a pull fails midway; mark the report PARTIAL.")
 ]
+_LIVE_PARAMS: tuple[tuple[str, object, object], ...] = (
+    ("service", Service, None),
+    ("since", Since, None),
+    ("from_", From, None),
+    ("to", To, None),
+    ("severity", Severity, None),
+    ("limit", Limit, None),
+    ("pushdown", Pushdown, False),
+    ("api_endpoint", ApiEndpoint, None),
+    ("anonymous", Anonymous, False),
+    ("allow_partial", AllowPartial, False),
+)
+_LIVE = tuple(name for name, _, _ in _LIVE_PARAMS if name != "service")
 
 
-_LIVE = ("since", "from_", "to", "severity", "limit", "pushdown", "api_endpoint", "anonymous", "allow_partial")
+def live_options(*, project_required: bool = False) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Add --project and the live options to a command; the function receives them as ``live_args``."""
+    project = ("project", RequiredProject, inspect.Parameter.empty) if project_required else ("project", Project, None)
+    added = (project, *_LIVE_PARAMS)
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        sig = inspect.signature(fn, eval_str=True)  # typer takes a given __signature__ as is
+        params = [p for p in sig.parameters.values() if p.name != "live_args"]
+        params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a) for n, a, d in added]
+
+        @functools.wraps(fn)
+        def command(**kwargs: object) -> None:
+            live_args = {name: kwargs.pop(name) for name, _, _ in added}
+            fn(**kwargs, live_args=live_args)
+
+        # typer reads the options from the signature and the annotations
+        command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        hints = {k: v for k, v in fn.__annotations__.items() if k != "live_args"}
+        command.__annotations__ = {**hints, **{name: ann for name, ann, _ in added}}
+        return command
+
+    return wrap
 
 
 def _live(args: dict[str, object]):
-    """The live options from a command's parameters (each live command declares the same ones)."""
+    """The live options (None without --project) from a command's ``live_args``."""
     return make_live_options(args["project"], args["service"], **{k: args[k] for k in _LIVE})  # type: ignore[arg-type]
 
 
@@ -155,6 +213,7 @@ def _options(
 
 
 @app.command()
+@live_options()
 def report(
     sources: Sources = None,
     out: Out = None,
@@ -167,21 +226,11 @@ def report(
     previous: Previous = None,
     config: Config = None,
     annotations: Notes = None,
-    project: Project = None,
-    service: Service = None,
-    since: Since = None,
-    from_: From = None,
-    to: To = None,
-    severity: Severity = None,
-    limit: Limit = None,
-    pushdown: Pushdown = False,
-    api_endpoint: ApiEndpoint = None,
-    anonymous: Anonymous = False,
-    allow_partial: AllowPartial = False,
     redact: Redact = None,
+    live_args: dict[str, object] | None = None,
 ) -> None:
     """Render the dated audit report from log exports or, with --project, from Cloud Logging."""
-    args = locals()  # the live options, read by _live
+    args = live_args or {}
     from triage.commands.report import report as cmd
 
     def go() -> int:
@@ -190,37 +239,30 @@ def report(
             sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
-        return cmd(opts, fmt=fmt.value, template=template, out=out)
+        # A report printed to the same terminal would interleave with the progress line: none then.
+        with progress(describe_work(opts.sources, args["project"]), quiet=not output_elsewhere(out)):
+            return cmd(opts, fmt=fmt.value, template=template, out=out)
 
     run(go)
 
 
 @app.command()
+@live_options()
 def analyze(
     sources: Sources = None,
     out: Out = None,
     env: Env = "",
-    fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
+    fmt: Annotated[TextFormat, typer.Option("--format", help="text (a table) or json.")] = TextFormat.text,
     rules: Rules = None,
     disable: Disable = None,
     previous: Previous = None,
     config: Config = None,
     annotations: Notes = None,
-    project: Project = None,
-    service: Service = None,
-    since: Since = None,
-    from_: From = None,
-    to: To = None,
-    severity: Severity = None,
-    limit: Limit = None,
-    pushdown: Pushdown = False,
-    api_endpoint: ApiEndpoint = None,
-    anonymous: Anonymous = False,
-    allow_partial: AllowPartial = False,
     redact: Redact = None,
+    live_args: dict[str, object] | None = None,
 ) -> None:
     """List the issues only (for scripts)."""
-    args = locals()  # the live options, read by _live
+    args = live_args or {}
     from triage.commands.report import analyze as cmd
 
     def go() -> int:
@@ -229,38 +271,30 @@ def analyze(
             sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
-        return cmd(opts, fmt=fmt.value, out=out)
+        with progress(describe_work(opts.sources, args["project"]), quiet=not output_elsewhere(out)):
+            return cmd(opts, fmt=fmt.value, out=out)
 
     run(go)
 
 
 @app.command()
+@live_options(project_required=True)
 def pull(
     out: Annotated[Path, typer.Option("--out", "-o", help="JSON lines file to write (.gz compresses).")],
-    project: Annotated[str, typer.Option("--project", help="Read this Google Cloud project's logs.")],
-    service: Service = None,
-    since: Since = None,
-    from_: From = None,
-    to: To = None,
-    severity: Severity = None,
-    limit: Limit = None,
-    pushdown: Pushdown = False,
-    api_endpoint: ApiEndpoint = None,
-    anonymous: Anonymous = False,
-    allow_partial: AllowPartial = False,
     rules: Rules = None,
     disable: Disable = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary.")] = False,
+    live_args: dict[str, object] | None = None,
 ) -> None:
     """Save Cloud Logging entries to a file, one LogEntry per line as the API returned it."""
-    args = locals()  # the live options, read by _live
+    args = live_args or {}
     from triage.commands.pull import catalog_keywords
     from triage.commands.pull import pull as cmd
 
     def go() -> int:
         live = _live(args)
         assert live is not None
-        keywords = catalog_keywords(rules or (), disable or ()) if pushdown else ()
+        keywords = catalog_keywords(rules or (), disable or ()) if args["pushdown"] else ()
         return cmd(live, out, quiet, keywords=keywords)
 
     run(go)
@@ -282,7 +316,7 @@ def _rules_options(rules: list[Path] | None, disable: list[str] | None, collect:
 
 @rules_app.command("list")
 def rules_list(
-    fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
+    fmt: Annotated[TextFormat, typer.Option("--format", help="text (a table) or json.")] = TextFormat.text,
     rules: Rules = None,
     disable: Disable = None,
 ) -> None:
@@ -363,6 +397,7 @@ GithubAnnotations = Annotated[
 
 
 @app.command()
+@live_options()
 def ci(
     sources: Sources = None,
     fail_on: FailOnOpt = FailOn.high,
@@ -379,21 +414,12 @@ def ci(
     disable: Disable = None,
     config: Config = None,
     annotations: Notes = None,
-    project: Project = None,
-    service: Service = None,
-    since: Since = None,
-    from_: From = None,
-    to: To = None,
-    severity: Severity = None,
-    limit: Limit = None,
-    pushdown: Pushdown = False,
-    api_endpoint: ApiEndpoint = None,
-    anonymous: Anonymous = False,
-    allow_partial: AllowPartial = False,
     redact: Redact = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress line on stderr.")] = False,
+    live_args: dict[str, object] | None = None,
 ) -> None:
     """Check a deploy's logs in CI: exit 0 pass, 1 issues at --fail-on, 2 bad input, 3 logs read partly."""
-    args = locals()  # the live options, read by _live
+    args = live_args or {}
     from triage.commands.ci import CiOptions
     from triage.commands.ci import ci as cmd
 
@@ -407,12 +433,13 @@ def ci(
         sarif=sarif,
         sarif_file_location=sarif_file_location,
         annotations=github_annotations.value,
+        quiet=quiet,
     )
 
     def go() -> int:
         live = _live(args)
         opts = _options(
-            sources, rules, disable, env, config=config, annotations=annotations, live=live, gcp_project=project,
+            sources, rules, disable, env, config=config, annotations=annotations, live=live, gcp_project=args["project"],
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
         return cmd(opts, ci_opts)
@@ -422,7 +449,7 @@ def ci(
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="triage")  # also under python -m triage: completion keys on the name
     except KeyboardInterrupt:  # Ctrl-C outside a command's run (while parsing options)
         print("triage: interrupted", file=sys.stderr)
         sys.exit(INTERRUPTED)

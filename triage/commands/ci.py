@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.commands.common import RunOptions, build_model, check_outputs, run_analysis
+from triage.commands.progress import describe_work, progress
 from triage.engine.catalog import Catalog
 from triage.errors import InputError, NoEntriesError
 from triage.output import one_line, stdout_safe, write_atomic
@@ -41,6 +42,7 @@ class CiOptions:
     sarif: Path | None = None
     sarif_file_location: str | None = None  # repository file SARIF results point at (default: detected)
     annotations: str = "auto"  # auto: when $GITHUB_ACTIONS is "true" and stdout is not JSON
+    quiet: bool = False  # no progress line on stderr (there is none off a terminal anyway)
 
 
 def catalog_rules(catalog: Catalog) -> list[dict[str, Any]]:
@@ -99,8 +101,10 @@ def ci_view(opts: RunOptions, ci: CiOptions, sources: Sequence[Source] | None = 
     if ci.annotations not in ANNOTATION_MODES:
         raise InputError(f"--annotations {ci.annotations!r}: expected one of {', '.join(ANNOTATION_MODES)}")
     known = load_baseline(ci.baseline) if ci.baseline else frozenset()
+    label = describe_work(opts.sources, opts.live.project if opts.live else None)
     try:
-        analysis = run_analysis(opts, sources)
+        with progress(label, quiet=ci.quiet):
+            analysis = run_analysis(opts, sources)
     except NoEntriesError as exc:
         exc.exit_code = 3  # CI: logs that could not be read are a failed check, as with partial logs
         raise

@@ -23,6 +23,7 @@ the service and revisions stay as ``logicalLocations`` beside it.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,8 @@ def resolve_file_location(option: str | None, root: Path) -> str:
                 path = path.resolve().relative_to(root.resolve())
             except ValueError:
                 raise InputError(f"--sarif-file-location {option}: not inside the repository ({root})") from None
-        rel = path.as_posix()
-        if rel in ("", ".") or rel.startswith("../"):
+        rel = posixpath.normpath(path.as_posix())
+        if rel in ("", ".", "..") or rel.startswith("../"):
             raise InputError(f"--sarif-file-location {option}: expected a file inside the repository")
         return rel
     for name in DEFAULT_FILE_LOCATIONS:
