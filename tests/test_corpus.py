@@ -2,9 +2,9 @@
 that does not fall below where it stands.
 
 benchmarks/recall.py prints recall per runtime and rule in both forms; the benign excerpts must stay
-silent in both forms, as the precision of the catalog is what users trust. RECALL_FLOOR is a ratchet (the
-measured recall, rounded down), not the goal (0.95 for every runtime): raise it as rules improve; the
-labels themselves are never changed to fit what triage finds.
+silent in both forms, as the precision of the catalog is what users trust. RECALL_FLOOR is issue #11's bar
+(0.95 for every runtime, both forms) and a ratchet for the whole corpus (the measured recall, rounded
+down): raise it as rules improve; the labels themselves are never changed to fit what triage finds.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ CASES = cases()
 BENIGN = [c for c in CASES if c.benign]
 
 
-RECALL_FLOOR = {"all": 0.93, "runtime": 0.88}
+RECALL_FLOOR = {"all": 0.97, "runtime": 0.95}
 
 
 def test_corpus_is_there() -> None:
