@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from triage.commands.common import RunOptions
+from triage.commands.common import RunOptions, bigquery_dry_run, make_bigquery_options
 from triage.commands.pull import make_live_options
 from triage.errors import RuleErrors, TriageError
 
@@ -127,6 +127,26 @@ AllowPartial = Annotated[
     bool, typer.Option("--allow-partial", help="Keep what came when a pull fails midway; mark the report PARTIAL.")
 ]
 
+# BigQuery instead of Cloud Logging (report, analyze, ci): --service/--since/--from/--to apply, --project bills.
+BigQuery = Annotated[
+    str | None,
+    typer.Option(
+        "--bigquery",
+        help="Read a Log Analytics view (PROJECT.LOCATION.BUCKET._AllLogs, PROJECT.DATASET._AllLogs) "
+        "or a log sink's dataset (PROJECT.DATASET); --project is then the billing project.",
+    ),
+]
+BigQueryEndpoint = Annotated[
+    str | None,
+    typer.Option("--bigquery-endpoint", help="http(s)://host:port of a BigQuery API; env TRIAGE_BIGQUERY_ENDPOINT."),
+]
+MaxBytesBilled = Annotated[
+    int | None, typer.Option("--maximum-bytes-billed", help="Fail any BigQuery job that would bill more bytes.")
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Print the bytes each BigQuery query would process; read no rows.")
+]
+
 
 _LIVE = ("since", "from_", "to", "severity", "limit", "pushdown", "api_endpoint", "anonymous", "allow_partial")
 
@@ -134,6 +154,20 @@ _LIVE = ("since", "from_", "to", "severity", "limit", "pushdown", "api_endpoint"
 def _live(args: dict[str, object]):
     """The live options from a command's parameters (each live command declares the same ones)."""
     return make_live_options(args["project"], args["service"], **{k: args[k] for k in _LIVE})  # type: ignore[arg-type]
+
+
+_BIGQUERY = ("bigquery_endpoint", "maximum_bytes_billed", "dry_run", "anonymous", "since", "from_", "to")
+_CLOUD_ONLY = ("severity", "limit", "pushdown", "api_endpoint", "allow_partial")
+
+
+def _bigquery(args: dict[str, object]):
+    """The BigQuery options from a command's parameters, or None without --bigquery."""
+    return make_bigquery_options(
+        args["bigquery"],  # type: ignore[arg-type]
+        args["project"],  # type: ignore[arg-type]
+        args["service"],  # type: ignore[arg-type]
+        **{k: args[k] for k in (*_BIGQUERY, *_CLOUD_ONLY)},  # type: ignore[arg-type]
+    )
 
 
 def _options(
@@ -178,6 +212,10 @@ def report(
     api_endpoint: ApiEndpoint = None,
     anonymous: Anonymous = False,
     allow_partial: AllowPartial = False,
+    bigquery: BigQuery = None,
+    bigquery_endpoint: BigQueryEndpoint = None,
+    maximum_bytes_billed: MaxBytesBilled = None,
+    dry_run: DryRun = False,
     redact: Redact = None,
 ) -> None:
     """Render the dated audit report from log exports or, with --project, from Cloud Logging."""
@@ -185,9 +223,12 @@ def report(
     from triage.commands.report import report as cmd
 
     def go() -> int:
-        live = _live(args)
+        bq = _bigquery(args)
+        if bq is not None and bq.dry_run:
+            return bigquery_dry_run(bq)
+        live = None if bq else _live(args)
         opts = _options(
-            sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live,
+            sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live, bigquery=bq,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
         return cmd(opts, fmt=fmt.value, template=template, out=out)
@@ -217,6 +258,10 @@ def analyze(
     api_endpoint: ApiEndpoint = None,
     anonymous: Anonymous = False,
     allow_partial: AllowPartial = False,
+    bigquery: BigQuery = None,
+    bigquery_endpoint: BigQueryEndpoint = None,
+    maximum_bytes_billed: MaxBytesBilled = None,
+    dry_run: DryRun = False,
     redact: Redact = None,
 ) -> None:
     """List the issues only (for scripts)."""
@@ -224,9 +269,12 @@ def analyze(
     from triage.commands.report import analyze as cmd
 
     def go() -> int:
-        live = _live(args)
+        bq = _bigquery(args)
+        if bq is not None and bq.dry_run:
+            return bigquery_dry_run(bq)
+        live = None if bq else _live(args)
         opts = _options(
-            sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live,
+            sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live, bigquery=bq,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
         return cmd(opts, fmt=fmt.value, out=out)
@@ -390,6 +438,10 @@ def ci(
     api_endpoint: ApiEndpoint = None,
     anonymous: Anonymous = False,
     allow_partial: AllowPartial = False,
+    bigquery: BigQuery = None,
+    bigquery_endpoint: BigQueryEndpoint = None,
+    maximum_bytes_billed: MaxBytesBilled = None,
+    dry_run: DryRun = False,
     redact: Redact = None,
 ) -> None:
     """Check a deploy's logs in CI: exit 0 pass, 1 issues at --fail-on, 2 bad input, 3 logs read partly."""
@@ -410,10 +462,13 @@ def ci(
     )
 
     def go() -> int:
-        live = _live(args)
+        bq = _bigquery(args)
+        if bq is not None and bq.dry_run:
+            return bigquery_dry_run(bq)
+        live = None if bq else _live(args)
         opts = _options(
-            sources, rules, disable, env, config=config, annotations=annotations, live=live, gcp_project=project,
-            redact_patterns=tuple(redact or ()),
+            sources, rules, disable, env, config=config, annotations=annotations, live=live, bigquery=bq,
+            gcp_project=project, redact_patterns=tuple(redact or ()),
         )  # fmt: skip
         return cmd(opts, ci_opts)
 
