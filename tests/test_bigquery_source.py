@@ -273,6 +273,10 @@ def test_server_errors_are_one_clear_line(fake: FakeBigQuery, status: int, reaso
 def test_unknown_dataset_is_not_found(fake: FakeBigQuery) -> None:
     result = cli(fake, "analyze", "--bigquery", "demo.missing", *WINDOW)
     assert result.exit_code == 3 and "demo.missing not found" in result.stderr
+    assert "linked dataset" not in result.stderr
+    # A Log Analytics page name BigQuery does not know: the line says which name BigQuery reads.
+    result = cli(fake, "analyze", "--bigquery", "demo.global._Default._AllLogs", *WINDOW)
+    assert result.exit_code == 3 and "not found" in result.stderr and "linked dataset" in result.stderr
 
 
 def test_credentials_stay_on_loopback(fake: FakeBigQuery) -> None:

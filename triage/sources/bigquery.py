@@ -4,9 +4,9 @@ Why: ``entries.list`` is capped at 60 requests a minute per project and 1,000 en
 entries/s, shared by every reader of the project); a day of a crash-looping service takes hours to pull.
 Teams at that size already route their logs where SQL can read them:
 
-* Log Analytics (an upgraded log bucket queried through a view such as ``PROJECT.LOCATION.BUCKET._AllLogs``,
-  or the same view in a linked BigQuery dataset, ``PROJECT.DATASET._AllLogs``; cloud.google.com/logging/docs/
-  analyze/examples names both forms). Its columns are snake_case: ``timestamp``, ``receive_timestamp``,
+* Log Analytics (an upgraded log bucket's view, ``PROJECT.LOCATION.BUCKET._AllLogs`` on the Log Analytics
+  page, ``PROJECT.DATASET._AllLogs`` in its linked BigQuery dataset; cloud.google.com/logging/docs/analyze/
+  examples names both forms, and BigQuery jobs read the linked one). Its columns are snake_case: ``timestamp``, ``receive_timestamp``,
   ``log_name``, ``log_id`` (decoded, e.g. ``run.googleapis.com/stderr``), ``severity``, ``insert_id``,
   ``resource`` (STRUCT of ``type`` and JSON ``labels``), JSON ``labels``, ``text_payload``, JSON
   ``json_payload``, JSON ``proto_payload`` (keeps ``@type``), ``http_request`` (STRUCT, ``status`` INT64,
@@ -289,9 +289,12 @@ def describe(exc: BaseException, table: str) -> str:
                 "needs roles/bigquery.jobUser on the billing project and read access to the table "
                 "(roles/bigquery.dataViewer, or roles/logging.viewAccessor for a Log Analytics view)"
             )
+        # The Log Analytics page's 4-part names are not BigQuery names: its jobs read a linked dataset.
+        hint = "; a Log Analytics view is read through its linked dataset, PROJECT.DATASET._AllLogs"
+        hint = hint if table.count(".") == 3 else ""
         if code == 404:
-            return f"BigQuery: {table} not found ({code} {reason or 'notFound'}: {text}): check --bigquery"
-        return f"BigQuery error {code} {reason}: {text}".replace("  ", " ")
+            return f"BigQuery: {table} not found ({code} {reason or 'notFound'}: {text}): check --bigquery{hint}"
+        return f"BigQuery error {code} {reason}: {text}".replace("  ", " ") + hint
     if isinstance(exc, ConnectionError | TimeoutError) or type(exc).__module__.startswith(("requests", "urllib3")):
         return f"cannot reach BigQuery: {_first_line(exc)}"
     return f"BigQuery failed: {type(exc).__name__}: {_first_line(exc)}"
