@@ -142,13 +142,17 @@ class FakeTable:
     rows: list[dict[str, Any]]
     partitioned: bool = False  # by DAY on ``timestamp``
     sizes: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # TO_JSON_STRING of each row, encoded once
+    stamps: list[datetime] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         columns = list(dict.fromkeys(k for row in self.rows for k in row))
         # A table's schema is the union of its rows' fields; a row without one reads it as NULL.
         self.rows = [{c: row.get(c) for c in columns} for row in self.rows]
         self.rows.sort(key=lambda r: _parse_ts(r["timestamp"]))
-        self.sizes = [len(json.dumps(r)) for r in self.rows]
+        self.stamps = [_parse_ts(r["timestamp"]) for r in self.rows]
+        self.texts = [json.dumps(r, separators=(",", ":")) for r in self.rows]
+        self.sizes = [len(t) for t in self.texts]
 
 
 @dataclass(frozen=True)
@@ -234,13 +238,12 @@ class FakeBigQuery:
         start, end = params["start"].date(), params["end"].date()
         scanned_bytes = 0
         for _, table in scanned:
-            for row, size in zip(table.rows, table.sizes, strict=True):
-                if not table.partitioned or start <= _parse_ts(row["timestamp"]).date() <= end:
+            for stamp, size in zip(table.stamps, table.sizes, strict=True):
+                if not table.partitioned or start <= stamp.date() <= end:
                     scanned_bytes += size
         return scanned, scanned_bytes
 
-    def _keep(self, row: dict[str, Any], sql: str, params: dict[str, Any]) -> bool:
-        ts = _parse_ts(row["timestamp"])
+    def _keep(self, row: dict[str, Any], ts: datetime, params: dict[str, Any]) -> bool:
         if not params["start"] <= ts <= params["end"]:
             return False
         if (row.get("resource") or {}).get("type") not in params["resource_types"]:
@@ -276,14 +279,15 @@ class FakeBigQuery:
             if (name in params) != (text in sql):
                 raise _Error(400, "invalidQuery", f"fake: parameter {name!r} and its predicate must come together")
         scanned, scanned_bytes = self._scan(sql, params)
-        rows = [row for _, table in scanned for row in table.rows if self._keep(row, sql, params)]
         order = "insert_id" if "ORDER BY t.timestamp, t.insert_id" in sql else "insertId"
-        rows.sort(key=lambda r: (_parse_ts(r["timestamp"]), r.get(order) or ""))
-        out = []
-        for row in rows:
-            ts = _parse_ts(row["timestamp"])
-            micros = int(ts.timestamp()) * 1_000_000 + ts.microsecond
-            out.append((micros, json.dumps(row, separators=(",", ":"))))
+        kept = [
+            (ts, row.get(order) or "", text)
+            for _, table in scanned
+            for row, ts, text in zip(table.rows, table.stamps, table.texts, strict=True)
+            if self._keep(row, ts, params)
+        ]
+        kept.sort(key=lambda item: (item[0], item[1]))
+        out = [(int(ts.timestamp()) * 1_000_000 + ts.microsecond, text) for ts, _, text in kept]
         return out, scanned_bytes
 
     def _insert(self, project: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tests.fake_bigquery import FakeBigQuery, log_id_of
 from triage.cli import app
 from triage.errors import SourceError, TriageError
-from triage.sources.bigquery import BigQueryQuery, BigQuerySource, Table, sink_queries
+from triage.sources.bigquery import BigQueryQuery, BigQuerySource, Table, human_bytes, sink_queries
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "staging-2025-09-05.jsonl"
 WINDOW = ("--from", "2025-09-05T00:00:00Z", "--to", "2025-09-06T00:00:00Z")
@@ -227,7 +227,10 @@ def test_dry_run_prints_bytes_and_reads_no_rows(fake: FakeBigQuery, tmp_path: Pa
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     expected = sum(sum(t.sizes) for t in fake.tables.values())
-    assert len(lines) == 7 and lines[-1] == f"dry run: 6 queries would process {expected:,} bytes (2.0 MiB)"
+    assert (
+        len(lines) == 7
+        and lines[-1] == f"dry run: 6 queries would process {expected:,} bytes ({human_bytes(expected)})"
+    )
     assert "run_googleapis_com_stderr_*" in result.stdout
     jobs = fake.inserted_jobs()
     assert len(jobs) == 6 and all(job["configuration"]["dryRun"] is True for job in jobs)
@@ -324,3 +327,13 @@ def test_sink_plan_without_a_shard_in_the_window_runs_no_job() -> None:
 
 def test_source_error_is_exit_3() -> None:
     assert SourceError("x").exit_code == 3
+
+
+def test_transient_backend_error_is_retried_by_the_client(fake: FakeBigQuery) -> None:
+    fake.load_log_analytics(LA_VIEW, sample_entries())
+    fake.fail(500, "backendError")  # the first jobs.insert
+    query = BigQueryQuery(Table.parse(LA_VIEW), datetime(2025, 9, 5, tzinfo=UTC), datetime(2025, 9, 6, tzinfo=UTC))
+    source = BigQuerySource(query, endpoint=fake.url, anonymous=True)
+    assert len(list(source.entries())) == len(sample_entries())
+    inserts = [r for r in fake.requests if r.method == "POST"]
+    assert len(inserts) == 2 and inserts[0].body["jobReference"] == inserts[1].body["jobReference"]  # same job id

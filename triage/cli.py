@@ -468,7 +468,7 @@ def ci(
         live = None if bq else _live(args)
         opts = _options(
             sources, rules, disable, env, config=config, annotations=annotations, live=live, bigquery=bq,
-            gcp_project=project, redact_patterns=tuple(redact or ()),
+            gcp_project=None if bq else project, redact_patterns=tuple(redact or ()),
         )  # fmt: skip
         return cmd(opts, ci_opts)
 

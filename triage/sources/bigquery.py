@@ -35,6 +35,7 @@ google-cloud-bigquery is imported inside functions: file runs never load it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import re
 from collections.abc import Iterator, Sequence
@@ -201,7 +202,8 @@ def sink_queries(query: BigQueryQuery, table_ids: Sequence[str]) -> tuple[list[P
 
 
 # -- rows -> LogEntry mappings ------------------------------------------------------------------------
-def _camel(name: str) -> str:
+@functools.cache
+def _camel(name: str) -> str:  # column names repeat on every row
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
@@ -220,21 +222,27 @@ def _timestamp(value: Any) -> str:
     return str(value or "")
 
 
+_LA_JSON = {"text_payload": "textPayload", "json_payload": "jsonPayload", "proto_payload": "protoPayload"}
+_LA_SKIP = frozenset({"log_id", "severity_number"})  # derived columns, not LogEntry fields
+
+
 def from_log_analytics(ts: Any, row: dict[str, Any]) -> dict[str, Any]:
     """A Log Analytics row (snake_case columns, JSON payloads) as a REST LogEntry."""
     entry: dict[str, Any] = {}
-    for key, value in _drop_nulls(row).items():
-        if key in ("json_payload", "proto_payload", "text_payload", "labels", "log_id", "severity_number"):
+    for key, value in row.items():
+        if value is None or key in _LA_SKIP:
             continue
-        if isinstance(value, dict) and key != "resource":  # http_request, operation, source_location, split
-            value = {_camel(k): v for k, v in value.items()}
-        entry[_camel(key)] = value
-    for column, name in (("text_payload", "textPayload"), ("json_payload", "jsonPayload")):
-        if row.get(column) is not None:
-            entry[name] = row[column]
-    for column, name in (("proto_payload", "protoPayload"), ("labels", "labels")):
-        if row.get(column):
-            entry[name] = row[column]
+        if key in _LA_JSON:  # the payload as written, nulls inside it included
+            entry[_LA_JSON[key]] = value
+        elif key in ("labels", "resource"):
+            if value:
+                entry[key] = value
+        elif isinstance(value, dict):  # http_request, operation, source_location, split: STRUCT columns
+            fields = {_camel(k): v for k, v in value.items() if v is not None}
+            if fields:
+                entry[_camel(key)] = fields
+        elif value != []:
+            entry[_camel(key)] = value
     entry["timestamp"] = _timestamp(ts)
     return entry
 
