@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from triage.sources.bigquery import table_base
+from triage.sources.bigquery_sql import table_base
 
 AUDIT_TYPE = "type.googleapis.com/google.cloud.audit.AuditLog"
 LA_COLUMNS = (
