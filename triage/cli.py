@@ -132,7 +132,7 @@ BigQuery = Annotated[
     str | None,
     typer.Option(
         "--bigquery",
-        help="Read a Log Analytics view (PROJECT.LOCATION.BUCKET._AllLogs, PROJECT.DATASET._AllLogs) "
+        help="Read a Log Analytics view in its linked dataset (PROJECT.DATASET._AllLogs) "
         "or a log sink's dataset (PROJECT.DATASET); --project is then the billing project.",
     ),
 ]
