@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 import triage
-from triage.commands.common import RunOptions
+from triage.commands.common import RunOptions, bigquery_dry_run, make_bigquery_options
 from triage.commands.progress import describe_work, output_elsewhere, progress
 from triage.commands.pull import make_live_options
 from triage.errors import RuleErrors, TriageError
@@ -164,11 +164,42 @@ _LIVE_PARAMS: tuple[tuple[str, object, object], ...] = (
 )
 _LIVE = tuple(name for name, _, _ in _LIVE_PARAMS if name != "service")
 
+# BigQuery instead of Cloud Logging (report, analyze, ci): --service/--since/--from/--to apply, --project bills.
+BigQuery = Annotated[
+    str | None,
+    typer.Option(
+        "--bigquery",
+        help="Read a Log Analytics view in its linked dataset (PROJECT.DATASET._AllLogs) "
+        "or a log sink's dataset (PROJECT.DATASET); --project is then the billing project.",
+    ),
+]
+BigQueryEndpoint = Annotated[
+    str | None,
+    typer.Option("--bigquery-endpoint", help="http(s)://host:port of a BigQuery API; env TRIAGE_BIGQUERY_ENDPOINT."),
+]
+MaxBytesBilled = Annotated[
+    int | None, typer.Option("--maximum-bytes-billed", help="Fail any BigQuery job that would bill more bytes.")
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Print the bytes each BigQuery query would process; read no rows.")
+]
 
-def live_options(*, project_required: bool = False) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Add --project and the live options to a command; the function receives them as ``live_args``."""
+
+_BIGQUERY_PARAMS: tuple[tuple[str, object, object], ...] = (
+    ("bigquery", BigQuery, None),
+    ("bigquery_endpoint", BigQueryEndpoint, None),
+    ("maximum_bytes_billed", MaxBytesBilled, None),
+    ("dry_run", DryRun, False),
+)
+
+
+def live_options(
+    *, project_required: bool = False, bigquery: bool = True
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Add --project, the live options and (unless ``bigquery=False``) the BigQuery options to a command;
+    the function receives them as ``live_args``."""
     project = ("project", RequiredProject, inspect.Parameter.empty) if project_required else ("project", Project, None)
-    added = (project, *_LIVE_PARAMS)
+    added = (project, *_LIVE_PARAMS, *(_BIGQUERY_PARAMS if bigquery else ()))
 
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
         sig = inspect.signature(fn, eval_str=True)  # typer takes a given __signature__ as is
@@ -192,6 +223,20 @@ def live_options(*, project_required: bool = False) -> Callable[[Callable[..., N
 def _live(args: dict[str, object]):
     """The live options (None without --project) from a command's ``live_args``."""
     return make_live_options(args["project"], args["service"], **{k: args[k] for k in _LIVE})  # type: ignore[arg-type]
+
+
+_BIGQUERY = ("bigquery_endpoint", "maximum_bytes_billed", "dry_run", "anonymous", "since", "from_", "to")
+_CLOUD_ONLY = ("severity", "limit", "pushdown", "api_endpoint", "allow_partial")
+
+
+def _bigquery(args: dict[str, object]):
+    """The BigQuery options from a command's parameters, or None without --bigquery."""
+    return make_bigquery_options(
+        args["bigquery"],  # type: ignore[arg-type]
+        args["project"],  # type: ignore[arg-type]
+        args["service"],  # type: ignore[arg-type]
+        **{k: args[k] for k in (*_BIGQUERY, *_CLOUD_ONLY)},  # type: ignore[arg-type]
+    )
 
 
 def _options(
@@ -234,9 +279,12 @@ def report(
     from triage.commands.report import report as cmd
 
     def go() -> int:
-        live = _live(args)
+        bq = _bigquery(args)
+        if bq is not None and bq.dry_run:
+            return bigquery_dry_run(bq)
+        live = None if bq else _live(args)
         opts = _options(
-            sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live,
+            sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live, bigquery=bq,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
         # A report printed to the same terminal would interleave with the progress line: none then.
@@ -266,9 +314,12 @@ def analyze(
     from triage.commands.report import analyze as cmd
 
     def go() -> int:
-        live = _live(args)
+        bq = _bigquery(args)
+        if bq is not None and bq.dry_run:
+            return bigquery_dry_run(bq)
+        live = None if bq else _live(args)
         opts = _options(
-            sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live,
+            sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live, bigquery=bq,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
         with progress(describe_work(opts.sources, args["project"]), quiet=not output_elsewhere(out)):
@@ -278,7 +329,7 @@ def analyze(
 
 
 @app.command()
-@live_options(project_required=True)
+@live_options(project_required=True, bigquery=False)
 def pull(
     out: Annotated[Path, typer.Option("--out", "-o", help="JSON lines file to write (.gz compresses).")],
     rules: Rules = None,
@@ -437,10 +488,13 @@ def ci(
     )
 
     def go() -> int:
-        live = _live(args)
+        bq = _bigquery(args)
+        if bq is not None and bq.dry_run:
+            return bigquery_dry_run(bq)
+        live = None if bq else _live(args)
         opts = _options(
-            sources, rules, disable, env, config=config, annotations=annotations, live=live, gcp_project=args["project"],
-            redact_patterns=tuple(redact or ()),
+            sources, rules, disable, env, config=config, annotations=annotations, live=live, bigquery=bq,
+            gcp_project=None if bq else args["project"], redact_patterns=tuple(redact or ()),
         )  # fmt: skip
         return cmd(opts, ci_opts)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
@@ -25,6 +27,25 @@ from triage.sources.files import FileSource
 
 if TYPE_CHECKING:
     from triage.commands.pull import LiveOptions
+    from triage.sources.bigquery import BigQuerySource
+
+BIGQUERY_ENDPOINT_ENV = "TRIAGE_BIGQUERY_ENDPOINT"
+
+
+@dataclass(frozen=True)
+class BigQueryOptions:
+    """``--bigquery TABLE`` and the live options that apply to it, as the user gave them."""
+
+    table: str
+    project: str | None = None  # the billing project; default the table's
+    services: tuple[str, ...] = ()
+    since: str | None = None
+    from_: str | None = None
+    to: str | None = None
+    endpoint: str | None = None  # falls back to $TRIAGE_BIGQUERY_ENDPOINT
+    anonymous: bool = False
+    maximum_bytes_billed: int | None = None
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,7 @@ class RunOptions:
     previous: Path | None = None  # an earlier report's JSON, for "since the last audit"
     use_config: bool = True  # False: ignore ./triage.yaml (tests, --no-config)
     live: LiveOptions | None = None  # --project and friends: read Cloud Logging instead of files
+    bigquery: BigQueryOptions | None = None  # --bigquery TABLE: read a Log Analytics view or sink dataset
     gcp_project: str | None = None  # GCP project id for Logs Explorer links (default: the one the logs name)
 
 
@@ -112,6 +134,75 @@ def live_sources(opts: RunOptions, matcher: Matcher) -> list[Source]:
     return [live_source(opts.live, keywords=matcher.keywords())]
 
 
+def make_bigquery_options(
+    table: str | None,
+    project: str | None,
+    services: Sequence[str] | None,
+    *,
+    bigquery_endpoint: str | None = None,
+    maximum_bytes_billed: int | None = None,
+    dry_run: bool = False,
+    anonymous: bool = False,
+    since: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+    **cloud_only: object,
+) -> BigQueryOptions | None:
+    """The CLI's BigQuery options, or None; options of the other mode are an error, never ignored."""
+    if not table:
+        given = {"--bigquery-endpoint": bigquery_endpoint, "--maximum-bytes-billed": maximum_bytes_billed}
+        used = [name for name, value in {**given, "--dry-run": dry_run}.items() if value]
+        if used:
+            raise TriageError(f"{', '.join(used)} need --bigquery TABLE")
+        return None
+    used = ["--" + name.replace("_", "-") for name, value in cloud_only.items() if value]
+    if used:
+        raise TriageError(f"{', '.join(used)} apply to Cloud Logging (--project alone), not to --bigquery")
+    return BigQueryOptions(
+        table=table,
+        project=project,
+        services=tuple(dict.fromkeys(s for s in services or () if s)),
+        since=since,
+        from_=from_,
+        to=to,
+        endpoint=bigquery_endpoint,
+        anonymous=anonymous,
+        maximum_bytes_billed=maximum_bytes_billed,
+        dry_run=dry_run,
+    )
+
+
+def bigquery_source(options: BigQueryOptions, now: datetime | None = None) -> BigQuerySource:
+    from triage.commands.pull import LiveOptions, resolve_window
+    from triage.sources.bigquery import BigQueryQuery, BigQuerySource, Table
+
+    # The same window rules as a Cloud Logging run (--since, or --from/--to, default the last hour).
+    start, end = resolve_window(LiveOptions("", since=options.since, from_=options.from_, to=options.to), now)
+    query = BigQueryQuery(
+        Table.parse(options.table),
+        start,
+        end,
+        services=options.services,
+        billing_project=options.project or "",
+        maximum_bytes_billed=options.maximum_bytes_billed,
+    )
+    endpoint = options.endpoint or os.environ.get(BIGQUERY_ENDPOINT_ENV) or None
+    return BigQuerySource(query, endpoint=endpoint, anonymous=options.anonymous)
+
+
+def bigquery_dry_run(options: BigQueryOptions, out: TextIO | None = None) -> int:
+    """``--dry-run``: the bytes each query would process, from BigQuery's own dry run; no row is read."""
+    from triage.sources.bigquery import human_bytes
+
+    stream = out or sys.stdout
+    jobs = bigquery_source(options).dry_run()
+    for job in jobs:
+        print(f"dry run: {job.label}: {job.bytes_processed:,} bytes ({human_bytes(job.bytes_processed)})", file=stream)
+    total = sum(job.bytes_processed for job in jobs)
+    print(f"dry run: {len(jobs)} queries would process {total:,} bytes ({human_bytes(total)})", file=stream)
+    return 0
+
+
 def require_entries(stats: RunStats) -> None:
     """Fail closed: a run that read no log entry must not report (or pass a check) as if the logs were clean.
 
@@ -131,6 +222,10 @@ def run_analysis(opts: RunOptions, sources: Sequence[Source] | None = None) -> A
     matcher = Matcher(catalog)
     if sources is not None:
         srcs = list(sources)
+    elif opts.bigquery is not None:
+        if opts.sources:
+            raise TriageError("give either log files or --bigquery, not both")
+        srcs = [bigquery_source(opts.bigquery)]
     elif opts.live is not None:
         srcs = live_sources(opts, matcher)
     else:
