@@ -21,7 +21,7 @@ from triage.pipeline import Collected, RunStats, collect
 from triage.report import model as report_model
 from triage.report.redact import Redactor, extra_patterns
 from triage.sources import Source
-from triage.sources.files import FileSource
+from triage.sources.files import FileSource, distinct
 
 if TYPE_CHECKING:
     from triage.commands.pull import LiveOptions
@@ -100,7 +100,7 @@ def check_outputs(opts: RunOptions, outputs: dict[str, Path | None], *inputs: Pa
 def file_sources(paths: Sequence[str]) -> list[Source]:
     if not paths:
         raise TriageError("no log source given: pass export files (or - for stdin), or --project to read Cloud Logging")
-    return [FileSource(p) for p in paths]
+    return list(distinct([FileSource(p) for p in paths]))
 
 
 def live_sources(opts: RunOptions, matcher: Matcher) -> list[Source]:

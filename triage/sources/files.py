@@ -8,8 +8,11 @@ malformed with its line number, never fatal.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
+import stat
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -21,8 +24,10 @@ import regex as re
 from triage.errors import InputError
 from triage.records import normalize_timestamp
 from triage.sources import SourceStats
+from triage.sources.decode import HEAD, decoded
 from triage.sources.gunzip import READ_ERRORS, open_gunzip
 
+_JSON_OBJECT_START = re.compile(rb'\s*\{\s*(?:"|\}\s*$)')  # {"key"... or {}
 MAX_NOTES = 20  # malformed-line notes kept per source; the count is always exact
 _TEXT_PREFIX = re.compile(
     r"^(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*"
@@ -67,19 +72,91 @@ def text_entry(line: str) -> dict[str, Any]:
     return entry
 
 
+def _kind(head: bytes) -> str:
+    """The format of a decoded head: empty, binary, array, lines (JSON lines) or text."""
+    if not head.strip():
+        return "empty" if len(head) < HEAD else "text"
+    first = head.lstrip()[:1]
+    if b"\x00" in head[:64] or first == b"\x89":
+        # NUL bytes (PNG, archives) never occur in a JSON or text log export (UTF-16 was decoded already).
+        return "binary"
+    if first == b"[":
+        return "array"
+    if first != b"{":
+        return "text"
+    lines = head.splitlines()
+    complete = lines if len(head) < HEAD or head.endswith(b"\n") else lines[:-1]
+    if not complete or any(line.strip() == b"{" for line in complete[:1]):
+        return "lines"  # one first line longer than the head, or a pretty-printed object: JSON
+    # A line that opens a JSON object with a key is JSON lines, even when it does not parse (cut, too deep:
+    # each is then a counted malformed entry). "{request_id=42} GET /" or "{main} started" is a text log
+    # whose lines start with a brace, not thousands of malformed entries.
+    return "lines" if any(_JSON_OBJECT_START.match(line) for line in complete[:20]) else "text"
+
+
 class FileSource:
-    """One file (or stdin) of LogEntry mappings."""
+    """One file (or stdin, a pipe, a FIFO) of LogEntry mappings."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.name = "<stdin>" if path == "-" else path
         self.stats = SourceStats()
+        self.regular = False  # a regular file: may be reopened (sniffing, the fast path's chunks)
+        self.encoding = "utf-8"
+        self.gzipped = False
+        self._kind: str | None = None
+        self._stream: BinaryIO | None = None  # the one stream of a pipe, FIFO or stdin
         if path != "-":
             p = Path(path)
             if not p.exists():
                 raise InputError(f"{path}: no such file")
             if p.is_dir():
                 raise InputError(f"{path}: is a directory")
+            self.regular = stat.S_ISREG(os.stat(path).st_mode)
+
+    @property
+    def plain(self) -> bool:
+        """The bytes on disk are the UTF-8 lines themselves (no gzip, BOM or UTF-16): readable by offset."""
+        return self.regular and not self.gzipped and self.encoding == "utf-8"
+
+    def open(self) -> BinaryIO:
+        """The content as UTF-8 bytes: gunzipped, BOM removed, UTF-16 transcoded.
+
+        A pipe, a FIFO or stdin is opened once: every call returns the same stream, so the format is sniffed
+        from bytes that are still read afterwards (reopening ``<(cat f)`` would find it drained)."""
+        if self._stream is not None:
+            return self._stream
+        raw = _open_binary(self.path)
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        self.gzipped = buffered.peek(2)[:2] == b"\x1f\x8b"
+        stream, self.encoding = decoded(
+            open_gunzip(buffered) if self.gzipped else buffered, own=raw is not sys.stdin.buffer
+        )
+        if not self.regular:
+            self._stream = stream
+        return stream
+
+    def close(self, stream: BinaryIO) -> None:
+        if stream is self._stream:
+            self._stream = None
+        stream.close()
+
+    def kind(self) -> str:
+        """empty, binary, array, lines or text (sniffed once; read errors count as lines, reported on reading)."""
+        if self._kind is None:
+            try:
+                stream = self.open()
+                try:
+                    head = stream.peek(HEAD)[:HEAD]
+                finally:
+                    if self.regular:
+                        stream.close()
+            except READ_ERRORS:
+                head = b"{"
+            self._kind = _kind(head)
+            if self.encoding != "utf-8":
+                self.stats.notes.append(f"{self.name}: decoded as {self.encoding}")
+        return self._kind
 
     def _malformed(self, line_no: int, why: str) -> None:
         self.stats.malformed += 1
@@ -87,31 +164,26 @@ class FileSource:
             self.stats.notes.append(f"{self.name}:{line_no}: {why}")
 
     def entries(self) -> Iterator[Mapping[str, Any]]:
-        stream = open_stream(self.path)
+        kind = self.kind()
+        stream = self.open()
         try:
-            yield from self._entries(stream)
+            yield from self._entries(stream, kind)
         except READ_ERRORS as exc:
             # A truncated or corrupt gzip, or a read error: keep what came, say the file is incomplete.
             self.stats.partial = True
             self.stats.notes.append(f"{self.name}: read stopped early: {exc}")
         finally:
-            if stream is not sys.stdin.buffer:
-                stream.close()
+            self.close(stream)
 
-    def _entries(self, stream: BinaryIO) -> Iterator[Mapping[str, Any]]:
-        head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
-        first = head.lstrip()[:1]
-        if not head.strip() and not stream.peek(1):
+    def _entries(self, stream: BinaryIO, kind: str) -> Iterator[Mapping[str, Any]]:
+        if kind == "empty":
             # Nothing was read, so nothing is counted: entries == parsed + malformed holds at 0.
             self.stats.rejected = "the input is empty"
-            return
-        if b"\x00" in head or first == b"\x89":
-            # NUL bytes (PNG, archives, UTF-16 without BOM) never occur in a JSON or text log export.
+        elif kind == "binary":
             self.stats.rejected = "not a log export (binary data)"
-            return
-        if first == b"[":
+        elif kind == "array":
             yield from self._array(stream.read())
-        elif first == b"{":
+        elif kind == "lines":
             yield from self._json_lines(stream)
         else:
             yield from self._text(stream)
@@ -200,3 +272,39 @@ class FileSource:
                 continue
             self.stats.entries += 1
             yield text_entry(line)
+
+
+def _identity(source: FileSource) -> tuple:
+    if source.path == "-":
+        return ("-",)
+    st = os.stat(source.path)
+    return (st.st_dev, st.st_ino)
+
+
+def _digest(path: str) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.digest()
+
+
+def distinct(sources: list[FileSource]) -> list[FileSource]:
+    """Each input once: the same path given twice (a link, ``./a`` and ``a``) or a byte-identical copy
+    would double every count. The first by name is kept and says, in a note, what it stands for."""
+    kept: dict[tuple, FileSource] = {}
+    by_size: dict[int, list[FileSource]] = {}
+    for source in sorted(sources, key=lambda s: s.name):
+        twin = kept.get(_identity(source))
+        if twin is None and source.regular:
+            size = os.path.getsize(source.path)
+            # Contents are compared only between files of the same size: no hashing in the common case.
+            same = [o for o in by_size.get(size, []) if _digest(o.path) == _digest(source.path)]
+            twin = same[0] if same else None
+            by_size.setdefault(size, []).append(source)
+        if twin is None:
+            kept[_identity(source)] = source
+            continue
+        how = "the same file" if _identity(twin) == _identity(source) else "a byte-identical copy"
+        twin.stats.notes.append(f"{source.name} is {how} as {twin.name}: read once")
+    return list(kept.values())
