@@ -396,7 +396,7 @@ def ci(
         live = _live(args)
         opts = _options(
             sources, rules, disable, env, config=config, annotations=annotations, live=live, gcp_project=project,
-            redact_patterns=tuple(redact or ()),
+            redact_patterns=tuple(redact or ()), allow_partial=allow_partial,
         )  # fmt: skip
         return cmd(opts, ci_opts)
 

@@ -66,10 +66,10 @@ def fast_ok(sources: Sequence[Any], matcher: Matcher) -> bool:
     return all(s.kind() == "lines" for s in sources)
 
 
-def _file_tasks(path: str) -> Iterator[tuple]:
+def _file_tasks(path: str, start: int = 0) -> Iterator[tuple]:
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        lo = 0
+        lo = start  # after the partial marker line, if any
         while lo < size:
             hi = min(size, lo + CHUNK)
             if hi < size:  # end the chunk after a newline
@@ -90,6 +90,8 @@ def _file_tasks(path: str) -> Iterator[tuple]:
 def _stream_tasks(source: FileSource) -> Iterator[tuple]:
     """Chunks of a stream (gzip, stdin), each sent with the neighbours' edges as context."""
     stream = source.open()
+    if source.skip:
+        stream.readline()  # the partial marker line
     prev_tail = b""
     pending = b""
     try:
@@ -191,7 +193,7 @@ def pool_for(matcher: Matcher) -> Any:
 
 
 def source_entries(source: FileSource, pool: Any, agg: Aggregate) -> Iterator[Mapping[str, Any]]:
-    tasks = _file_tasks(source.path) if source.plain else _stream_tasks(source)
+    tasks = _file_tasks(source.path, source.skip) if source.plain else _stream_tasks(source)
     return full_entries(source, iter(_Pipe(pool, tasks)), agg)
 
 

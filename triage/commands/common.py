@@ -43,6 +43,9 @@ class RunOptions:
     use_config: bool = True  # False: ignore ./triage.yaml (tests, --no-config)
     live: LiveOptions | None = None  # --project and friends: read Cloud Logging instead of files
     gcp_project: str | None = None  # GCP project id for Logs Explorer links (default: the one the logs name)
+    # --allow-partial on a file run: a file marked partial by ``pull --allow-partial`` does not fail ``ci``
+    # by itself (the report still says PARTIAL). A live run keeps its own meaning (LiveOptions).
+    allow_partial: bool = False
 
 
 @dataclass

@@ -28,6 +28,11 @@ from triage.sources.decode import HEAD, decoded
 from triage.sources.gunzip import READ_ERRORS, open_gunzip
 
 _JSON_OBJECT_START = re.compile(rb'\s*\{\s*(?:"|\}\s*$)')  # {"key"... or {}
+# The first line of a file that ``pull --allow-partial`` kept: {"triage_partial": {"reason": ..., "entries": N}}.
+# Every reader skips it and marks the source partial, so a later check on the file cannot pass as whole.
+PARTIAL_KEY = "triage_partial"
+_PARTIAL_LINE = b'{"' + PARTIAL_KEY.encode() + b'"'
+_BRACE_TEXT = re.compile(rb'\s*\{[^{}"\n]{0,200}\}[ \t]+\S')  # "{req=42} GET /": a text log line
 MAX_NOTES = 20  # malformed-line notes kept per source; the count is always exact
 _TEXT_PREFIX = re.compile(
     r"^(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*"
@@ -89,9 +94,11 @@ def _kind(head: bytes) -> str:
     if not complete or any(line.strip() == b"{" for line in complete[:1]):
         return "lines"  # one first line longer than the head, or a pretty-printed object: JSON
     # A line that opens a JSON object with a key is JSON lines, even when it does not parse (cut, too deep:
-    # each is then a counted malformed entry). "{request_id=42} GET /" or "{main} started" is a text log
-    # whose lines start with a brace, not thousands of malformed entries.
-    return "lines" if any(_JSON_OBJECT_START.match(line) for line in complete[:20]) else "text"
+    # each is then a counted malformed entry). "{request_id=42} GET /" or "{main} started" (a brace group,
+    # then words: never JSON) is a text log whose lines start with a brace, not thousands of malformed entries.
+    if any(_JSON_OBJECT_START.match(line) for line in complete[:20]):
+        return "lines"
+    return "text" if _BRACE_TEXT.match(complete[0]) else "lines"
 
 
 class FileSource:
@@ -105,6 +112,7 @@ class FileSource:
         self.encoding = "utf-8"
         self.gzipped = False
         self._kind: str | None = None
+        self.skip = 0  # bytes of the decoded content before the first entry (the partial marker line)
         self._stream: BinaryIO | None = None  # the one stream of a pipe, FIFO or stdin
         if path != "-":
             p = Path(path)
@@ -154,9 +162,20 @@ class FileSource:
             except READ_ERRORS:
                 head = b"{"
             self._kind = _kind(head)
+            if head.startswith(_PARTIAL_LINE):
+                self._partial_marker(head.split(b"\n", 1)[0])
             if self.encoding != "utf-8":
                 self.stats.notes.append(f"{self.name}: decoded as {self.encoding}")
         return self._kind
+
+    def _partial_marker(self, line: bytes) -> None:
+        self.skip = len(line) + 1
+        self.stats.partial = True
+        try:
+            reason = str(orjson.loads(line)[PARTIAL_KEY]["reason"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            reason = "the pull stopped early"
+        self.stats.notes.append(f"{self.name}: PARTIAL: written by pull --allow-partial ({reason})")
 
     def _malformed(self, line_no: int, why: str) -> None:
         self.stats.malformed += 1
@@ -250,7 +269,9 @@ class FileSource:
         yield from self._items(numbered)
 
     def _json_lines(self, stream: BinaryIO) -> Iterator[Mapping[str, Any]]:
-        for line_no, raw in enumerate(stream, 1):
+        if self.skip:
+            stream.readline()  # the partial marker: not an entry
+        for line_no, raw in enumerate(stream, 1 + bool(self.skip)):
             line = raw.strip()
             if not line:
                 continue
