@@ -7,6 +7,7 @@ is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -251,6 +252,9 @@ def pull(
     rules: Rules = None,
     disable: Disable = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary.")] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds for the whole pull (default: 3 min per 10k --limit).")
+    ] = None,
 ) -> None:
     """Save Cloud Logging entries to a file, one LogEntry per line as the API returned it."""
     args = locals()  # the live options, read by _live
@@ -260,6 +264,7 @@ def pull(
     def go() -> int:
         live = _live(args)
         assert live is not None
+        live = dataclasses.replace(live, timeout=timeout)
         keywords = catalog_keywords(rules or (), disable or ()) if pushdown else ()
         return cmd(live, out, quiet, keywords=keywords)
 

@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Self, TextIO
@@ -66,6 +66,7 @@ class LiveOptions:
     api_endpoint: str | None = None  # falls back to $TRIAGE_LOGGING_ENDPOINT
     anonymous: bool = False
     allow_partial: bool = False
+    timeout: float | None = None  # seconds for the whole pull; None: default_timeout(limit)
 
 
 def resolve_window(options: LiveOptions, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -132,6 +133,14 @@ def make_live_options(
     )
 
 
+def default_timeout(limit: int | None) -> float:
+    """The whole pull's bound: 3 minutes per 10k entries asked for (at least 5), an hour without --limit.
+    At the ~55 requests/min quota 10k entries take 11 requests: minutes leave room for retries and waits."""
+    if limit is None:
+        return 3600.0
+    return max(300.0, 180.0 * -(-limit // 10_000))
+
+
 def catalog_keywords(rules: Sequence[Path] = (), disable: Sequence[str] = ()) -> tuple[str, ...]:
     """The prefilter literals of the catalog, for ``pull --pushdown`` (report/analyze have a matcher)."""
     from triage.engine import Matcher, load_catalog
@@ -170,7 +179,7 @@ def live_source(
         endpoint=options.api_endpoint or os.environ.get(ENDPOINT_ENV) or None,
         anonymous=options.anonymous,
         allow_partial=options.allow_partial,
-        policy=policy,
+        policy=replace(policy or RetryPolicy(), total=options.timeout or default_timeout(options.limit)),
         sleep=sleep,
         clock=clock,
         on_page=on_page,
