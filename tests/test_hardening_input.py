@@ -154,3 +154,22 @@ def test_two_different_files_are_both_read(tmp_path: Path):
     both, _, notes = summary(str(SAMPLE), str(other))
     assert both["entries"] == one["entries"] + two["entries"]
     assert not any("read once" in n for n in notes)
+
+
+def test_an_overlong_line_is_capped_counted_and_noted(tmp_path: Path):
+    from triage.sources.files import MAX_LINE, FileSource
+
+    good = SAMPLE.read_bytes().splitlines(keepends=True)
+    huge = b'{"textPayload": "' + b"x" * (3 * MAX_LINE) + b'"}\n'
+    src = tmp_path / "huge.jsonl"
+    src.write_bytes(good[0] + huge + b"".join(good[1:]))
+    source = FileSource(str(src))
+    got = list(source.entries())
+    assert len(got) == len(good) and source.stats.malformed == 1 and source.stats.cut_lines == 1
+    assert any("line longer than" in n and ":2:" in n for n in source.stats.notes)
+    text = tmp_path / "huge.log"
+    text.write_bytes(b"ERROR " + b"y" * (2 * MAX_LINE) + b"\nERROR next line\n")
+    source = FileSource(str(text))
+    got = list(source.entries())
+    assert [len(e["textPayload"]) <= MAX_LINE for e in got] == [True, True]
+    assert got[1]["textPayload"] == "next line" and source.stats.cut_lines == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 import stat
@@ -33,6 +34,7 @@ _JSON_OBJECT_START = re.compile(rb'\s*\{\s*(?:"|\}\s*$)')  # {"key"... or {}
 PARTIAL_KEY = "triage_partial"
 _PARTIAL_LINE = b'{"' + PARTIAL_KEY.encode() + b'"'
 _BRACE_TEXT = re.compile(rb'\s*\{[^{}"\n]{0,200}\}[ \t]+\S')  # "{req=42} GET /": a text log line
+MAX_LINE = 1 << 20  # bytes of one line that are read; the rest is counted and dropped
 MAX_NOTES = 20  # malformed-line notes kept per source; the count is always exact
 _TEXT_PREFIX = re.compile(
     r"^(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*"
@@ -268,10 +270,30 @@ class FileSource:
             self.stats.notes.append(f"{self.name}: the JSON array is not closed (truncated export?): {exc}")
         yield from self._items(numbered)
 
+    def _lines(self, stream: BinaryIO, first: int = 1) -> Iterator[tuple[int, bytes]]:
+        """(line number, line) with each line capped at MAX_LINE bytes: the rest of a longer one is read in
+        pieces and dropped, with a note, so a 200 MB line (or a gzip bomb without newlines) costs 1 MB."""
+        for line_no in itertools.count(first):
+            raw = stream.readline(MAX_LINE + 1)
+            if not raw:
+                return
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                dropped = 0
+                while (piece := stream.readline(1 << 20)) and not piece.endswith(b"\n"):
+                    dropped += len(piece)
+                dropped += len(piece) + 1  # the byte past the cap, then the rest
+                self.stats.cut_lines += 1
+                if self.stats.cut_lines <= MAX_NOTES:
+                    self.stats.notes.append(
+                        f"{self.name}:{line_no}: line longer than {MAX_LINE:,} bytes: {dropped:,} bytes after it dropped"
+                    )
+                raw = raw[:MAX_LINE]
+            yield line_no, raw
+
     def _json_lines(self, stream: BinaryIO) -> Iterator[Mapping[str, Any]]:
         if self.skip:
             stream.readline()  # the partial marker: not an entry
-        for line_no, raw in enumerate(stream, 1 + bool(self.skip)):
+        for line_no, raw in self._lines(stream, 1 + bool(self.skip)):
             line = raw.strip()
             if not line:
                 continue
@@ -287,7 +309,7 @@ class FileSource:
                 self._malformed(line_no, f"a JSON {type(item).__name__}, not a LogEntry object")
 
     def _text(self, stream: BinaryIO) -> Iterator[Mapping[str, Any]]:
-        for raw in stream:
+        for _, raw in self._lines(stream):
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             if not line.strip():
                 continue
