@@ -34,7 +34,7 @@ _JSON_OBJECT_START = re.compile(rb'\s*\{\s*(?:"|\}\s*$)')  # {"key"... or {}
 PARTIAL_KEY = "triage_partial"
 _PARTIAL_LINE = b'{"' + PARTIAL_KEY.encode() + b'"'
 _BRACE_TEXT = re.compile(rb'\s*\{[^{}"\n]{0,200}\}[ \t]+\S')  # "{req=42} GET /": a text log line
-MAX_LINE = 1 << 20  # bytes of one line that are read; the rest is counted and dropped
+MAX_LINE = 16 << 20  # bytes of one line that are read (an API entry is at most 256 KB); the rest is counted and dropped
 MAX_NOTES = 20  # malformed-line notes kept per source; the count is always exact
 _TEXT_PREFIX = re.compile(
     r"^(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*"
