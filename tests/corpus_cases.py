@@ -21,6 +21,7 @@ from triage.engine.catalog import Catalog, load_catalog
 from triage.engine.matcher import Matcher
 from triage.pipeline import collect
 from triage.sources.files import FileSource
+from triage.sources.pasted import strip_prefixes
 
 CORPUS = Path(__file__).parent / "corpus"
 RUNTIMES = ("python", "node", "go", "java", "ruby", "php", "cloudrun")
@@ -83,7 +84,8 @@ def cases() -> tuple[Case, ...]:
 
 def jsonl_entries(case: Case) -> list[dict[str, Any]]:
     """The excerpt as Cloud Run writes unstructured output: one entry per non-blank line, no severity,
-    one instance, a millisecond apart."""
+    one instance, a millisecond apart. Prefixes that a tool between the container and the paste added
+    (docker compose, foreman, kubectl, Heroku, terminal colours) are not part of what the container wrote."""
     start = datetime(2025, 9, 5, 10, 0, tzinfo=UTC)
     out = []
     for i, line in enumerate(ln for ln in case.text.splitlines() if ln.strip()):
@@ -98,7 +100,7 @@ def jsonl_entries(case: Case) -> list[dict[str, Any]]:
                 },
                 "labels": {"instanceId": "00corpus"},
                 "insertId": f"{i:024x}",
-                "textPayload": line,
+                "textPayload": strip_prefixes(line, tools_only=True).message,
             }
         )
     return out

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 PROJECT = "acme"
+LOCATION = "us-central1"
 T0 = datetime(2025, 9, 10, 14, 0, 0, tzinfo=UTC)
 _SEQ = [0]
 
@@ -19,12 +20,23 @@ def _iid() -> str:
     return f"{_SEQ[0]:024x}"
 
 
+def where(service: str) -> tuple[str, str]:
+    """'checkout@europe-west1' -> ('checkout', 'europe-west1'): builders take a region after an @."""
+    name, _, location = service.partition("@")
+    return name, location or LOCATION
+
+
+def _labels(service: str, revision: str) -> dict[str, str]:
+    name, location = where(service)
+    return {"service_name": name, "revision_name": revision, "location": location, "project_id": PROJECT}
+
+
 def _run(t: float, service: str, revision: str, log: str, instance: str = "", severity: str | None = None) -> dict:
     entry: dict[str, Any] = {
         "insertId": _iid(),
         "timestamp": ts(t),
         "logName": f"projects/{PROJECT}/logs/run.googleapis.com%2F{log}",
-        "resource": {"type": "cloud_run_revision", "labels": {"service_name": service, "revision_name": revision}},
+        "resource": {"type": "cloud_run_revision", "labels": _labels(service, revision)},
         "labels": {"instanceId": instance} if instance else {},
     }
     if severity:
@@ -45,30 +57,66 @@ def system(t: float, service: str, revision: str, instance: str, message: str, s
 def request(t: float, service: str, revision: str, instance: str, status: int, path: str = "/api", message: str = ""):
     sev = "ERROR" if status >= 500 else "WARNING" if status >= 400 else "INFO"
     e = _run(t, service, revision, "requests", instance, sev)
-    e["httpRequest"] = {"requestMethod": "GET", "requestUrl": f"https://{service}-xyz-uc.a.run.app{path}",
+    e["httpRequest"] = {"requestMethod": "GET", "requestUrl": f"https://{where(service)[0]}-xyz-uc.a.run.app{path}",
                         "status": status}  # fmt: skip
     if message:
         e["textPayload"] = message
     return e
 
 
-def deploy(t: float, service: str, revision: str, commit: str = "", secrets: tuple[tuple[str, str], ...] = ()):
+Traffic = list[tuple[str | None, int]] | None  # (revision, or None for latestRevision: true; percent)
+
+
+def _traffic_block(traffic: Traffic) -> list[dict]:
+    return [{"percent": pct, "latestRevision": True} if rev is None else {"percent": pct, "revisionName": rev}
+            for rev, pct in traffic or []]  # fmt: skip
+
+
+def deploy(
+    t: float,
+    service: str,
+    revision: str,
+    commit: str = "",
+    secrets: tuple[tuple[str, str], ...] = (),
+    traffic: Traffic = None,
+    previous: str = "",
+) -> dict:
+    """A ReplaceService audit entry that creates ``revision``. ``traffic`` is the request's traffic block
+    (``gcloud run deploy`` sends [(None, 100)]; ``--no-traffic`` keeps the old revision's share); the
+    response status names ``previous`` as serving, as Cloud Run writes it before the new revision is Ready."""
     env = [{"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": "latest"}}} for var, secret in secrets]
     labels = {"commit-sha": commit} if commit else {}
     template = {"metadata": {"name": revision}, "spec": {"containers": [{"env": env}]}}
+    spec: dict[str, Any] = {"template": template}
+    if traffic is not None:
+        spec["traffic"] = _traffic_block(traffic)
+    name = where(service)[0]
+    payload: dict[str, Any] = {
+        "methodName": "google.cloud.run.v1.Services.ReplaceService",
+        "resourceName": f"namespaces/{PROJECT}/services/{name}",
+        "request": {"service": {"spec": spec}},
+    }
+    if previous:
+        payload["response"] = {"status": {"latestCreatedRevisionName": revision, "latestReadyRevisionName": previous,
+                                          "traffic": [{"revisionName": previous, "percent": 100}]}}  # fmt: skip
     return {
         "insertId": _iid(),
         "timestamp": ts(t),
         "severity": "NOTICE",
         "logName": f"projects/{PROJECT}/logs/cloudaudit.googleapis.com%2Factivity",
-        "resource": {"type": "cloud_run_revision", "labels": {"service_name": service, "revision_name": ""}},
+        "resource": {"type": "cloud_run_revision", "labels": _labels(service, "")},
         "labels": labels,
-        "protoPayload": {
-            "methodName": "google.cloud.run.v1.Services.ReplaceService",
-            "resourceName": f"namespaces/{PROJECT}/services/{service}",
-            "request": {"service": {"spec": {"template": template}}},
-        },
+        "protoPayload": payload,
     }
+
+
+def update_traffic(t: float, service: str, latest: str, traffic: Traffic) -> dict:
+    """``gcloud run services update-traffic``: a ReplaceService that creates no revision (its template still
+    names the latest one) and moves traffic; the response status shows where it went."""
+    e = deploy(t, service, latest, traffic=traffic)
+    block = _traffic_block(traffic)
+    e["protoPayload"]["response"] = {"status": {"latestCreatedRevisionName": latest, "traffic": block}}
+    return e
 
 
 def ready(t: float, service: str, revision: str, ok: bool) -> dict:
@@ -81,7 +129,7 @@ def ready(t: float, service: str, revision: str, ok: bool) -> dict:
         "timestamp": ts(t),
         "severity": "INFO" if ok else "ERROR",
         "logName": f"projects/{PROJECT}/logs/cloudaudit.googleapis.com%2Fsystem_event",
-        "resource": {"type": "cloud_run_revision", "labels": {"service_name": service, "revision_name": revision}},
+        "resource": {"type": "cloud_run_revision", "labels": _labels(service, revision)},
         "protoPayload": {"methodName": "/Services.ReplaceService",
                          "resourceName": f"namespaces/{PROJECT}/revisions/{revision}", "status": {"message": msg}},
     }  # fmt: skip
@@ -176,3 +224,73 @@ def healthy_unknown_error(n: int = 12) -> list[dict]:
                         f"payment webhook {hexes[i % 4]} rejected: signature mismatch for merchant {merchants[i % 4]}",
                         log="stdout", severity="ERROR"))  # fmt: skip
     return out
+
+
+# ------------------------------------------------------------------------------------------------------
+# Cloud Run jobs: resource cloud_run_job, execution and task in the entry labels
+# ------------------------------------------------------------------------------------------------------
+
+
+def job_line(t: float, job: str, execution: str, task: int, message: str, log: str = "stderr",
+             severity: str | None = None, attempt: int = 0) -> dict:  # fmt: skip
+    name, location = where(job)
+    entry: dict[str, Any] = {
+        "insertId": _iid(),
+        "timestamp": ts(t),
+        "logName": f"projects/{PROJECT}/logs/run.googleapis.com%2F{log}",
+        "resource": {"type": "cloud_run_job", "labels": {"job_name": name, "location": location,
+                                                         "project_id": PROJECT}},
+        "labels": {"run.googleapis.com/execution_name": execution, "run.googleapis.com/task_index": str(task),
+                   "run.googleapis.com/task_attempt": str(attempt), "instanceId": f"{execution}-t{task}a{attempt}"},
+        "textPayload": message,
+    }  # fmt: skip
+    if severity:
+        entry["severity"] = severity
+    return entry
+
+
+def job_execution(t: float, job: str, execution: str, outcomes: list[list[int]], trace: str = "") -> list[dict]:
+    """One execution: per task, its attempts' exit codes (Cloud Run retries a failed task); a failing attempt
+    writes ``trace`` first. Ends with the execution verdict, as Cloud Run reports it."""
+    out = [job_line(t, job, execution, 0, f"Execution {execution} started.", "varlog%2Fsystem", "INFO")]
+    for task, codes in enumerate(outcomes):
+        for attempt, code in enumerate(codes):
+            at = t + 5 + 20 * task + 7 * attempt
+            out.append(job_line(at, job, execution, task, "processing batch", "stdout", attempt=attempt))
+            if code and trace:
+                out.append(job_line(at + 1, job, execution, task, trace, attempt=attempt))
+            out.append(job_line(at + 2, job, execution, task, f"Container called exit({code}).", "varlog%2Fsystem",
+                                "WARNING" if code else "INFO", attempt))  # fmt: skip
+    failed = sum(1 for codes in outcomes if codes[-1] != 0)
+    end = t + 10 + 20 * len(outcomes)
+    if failed:
+        msg = f"Execution {execution} has failed to complete, {failed}/{len(outcomes)} tasks failed."
+    else:
+        msg = f"Execution {execution} has completed successfully."
+    out.append(job_line(end, job, execution, 0, msg, "varlog%2Fsystem", "ERROR" if failed else "INFO"))
+    return out
+
+
+def update_service_v2(t: float, service: str, revision: str, traffic: Traffic, commit: str = "") -> dict:
+    """A v2 ``Services.UpdateService`` entry: the service is ``projects/P/locations/L/services/S``, traffic
+    targets are ``{type, revision, percent}``, and the resource location is in ``resourceLocation``."""
+    name, location = where(service)
+    targets = [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": pct} if rev is None else
+               {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": rev, "percent": pct}
+               for rev, pct in traffic or []]  # fmt: skip
+    full = f"projects/{PROJECT}/locations/{location}/services/{name}"
+    return {
+        "insertId": _iid(),
+        "timestamp": ts(t),
+        "severity": "NOTICE",
+        "logName": f"projects/{PROJECT}/logs/cloudaudit.googleapis.com%2Factivity",
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": name, "revision_name": "",
+                                                               "project_id": PROJECT}},
+        "labels": {"commit-sha": commit} if commit else {},
+        "protoPayload": {
+            "methodName": "google.cloud.run.v2.Services.UpdateService",
+            "resourceName": full,
+            "resourceLocation": {"currentLocations": [location]},
+            "request": {"service": {"name": full, "template": {"revision": revision}, "traffic": targets}},
+        },
+    }  # fmt: skip

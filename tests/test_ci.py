@@ -77,7 +77,7 @@ def test_failed_deploy_fails_with_every_output(tmp_path):
     cases = [(suite.name, case.name, case) for suite in suites for case in suite]
     failed = {(s, n) for s, n, c in cases if any(isinstance(x, junitparser.Failure) for x in c.result)}
     assert ("inventory-api", "missing-config-env") in failed
-    assert ("inventory-api", "startup-probe-failed") in failed  # a symptom of the open issue fails its case too
+    assert ("inventory-api", "startup-probe-failed") not in failed  # a symptom is not a second failure
     assert ("inventory-api", "postgres-connection-refused") not in failed
     assert len(cases) == len({(s, n) for s, n, _ in cases})  # one case per rule and service
 
@@ -129,7 +129,7 @@ def test_baseline_with_every_issue_passes(tmp_path):
     assert all(i["known"] and not i["failing"] for i in view["issues"])
     assert len(annotations(r.stdout)["notice"]) == 1 and not annotations(r.stdout)["error"]
     root = ET.parse(tmp_path / "j.xml").getroot()
-    assert root.get("failures") == "0" and root.get("skipped") == "4"  # the issue and its three symptoms
+    assert root.get("failures") == "0" and root.get("skipped") == "1"  # the issue; its three symptoms are not cases
 
 
 def test_baseline_with_some_issues_fails_on_the_new_ones(tmp_path):
@@ -215,7 +215,7 @@ def test_every_issue_has_a_logs_explorer_link_in_every_output(tmp_path):
     r = cli([STAGING, "--format", "json", "--out", "ci.json", "--junit", "j.xml", "--sarif", "s.sarif"], tmp_path)
     view = json.loads((tmp_path / "ci.json").read_text())
     junit = (tmp_path / "j.xml").read_text()
-    sarif = json.loads((tmp_path / "s.sarif").read_text())["runs"][0]["results"]
+    sarif = [res for run in json.loads((tmp_path / "s.sarif").read_text())["runs"] for res in run["results"]]
     summary = (tmp_path / "summary.md").read_text()
     assert view["gcp_project"] == "netra-staging"
     for issue in view["issues"]:
@@ -228,7 +228,9 @@ def test_every_issue_has_a_logs_explorer_link_in_every_output(tmp_path):
         if issue["status"] != "FIXED":
             assert link.replace("&", "&amp;") in junit
             assert github.escape_data(link) in r.stdout  # the annotation carries it too
-    assert {res["hostedViewerUri"] for res in sarif} == {i["logs_url"] for i in view["issues"]}
+    # SARIF results are the open issues only (a fixed issue is not a code scanning alert)
+    opened = {i["logs_url"] for i in view["issues"] if i["status"] != "FIXED"}
+    assert {res["hostedViewerUri"] for res in sarif} == opened and len(opened) < len(view["issues"])
 
 
 def test_links_take_project_from_the_option_and_term_from_the_evidence(tmp_path, capsys):
@@ -440,3 +442,29 @@ def test_one_empty_source_among_others_is_a_note(tmp_path):
     r = cli([OK, "empty.jsonl", "--format", "json"], tmp_path, github_env=False)
     assert r.returncode == 0, r.stderr
     assert "no Cloud Run log entries in empty.jsonl: the input is empty" in json.loads(r.stdout)["notes"]["input"]
+
+
+def test_junit_has_one_failure_per_open_root_cause_with_symptoms_as_properties(tmp_path):
+    r = cli([STAGING, "--fail-on", "any", "--junit", "j.xml", "--format", "json", "--out", "ci.json"], tmp_path)
+    assert r.returncode == 1, r.stderr
+    view = json.loads((tmp_path / "ci.json").read_text())
+    opened = {i["id"]: i for i in view["issues"] if i["status"] in ("PENDING", "REGRESSED")}
+    assert any(i["symptoms"] for i in opened.values())  # the sample folds symptoms into its root causes
+    root = ET.parse(tmp_path / "j.xml").getroot()
+    failing = {
+        f"{c.get('classname')}:{c.get('name')}": c for c in root.iter("testcase") if c.find("failure") is not None
+    }
+    assert sorted(failing) == sorted(opened) and root.get("failures") == str(len(opened))
+    for issue_id, case in failing.items():
+        props = [(p.get("name"), p.get("value")) for p in case.iter("property")]
+        assert ("issue", issue_id) in props and ("status", opened[issue_id]["status"]) in props
+        symptoms = [v for n, v in props if n == "symptom"]
+        assert [v.split(":")[0] for v in symptoms] == [s["rule"] for s in opened[issue_id]["symptoms"]]
+        for symptom in opened[issue_id]["symptoms"]:  # the symptom's own case passes and names its root cause
+            other = next(
+                c
+                for c in root.iter("testcase")
+                if (c.get("classname"), c.get("name")) == (opened[issue_id]["service"], symptom["rule"])
+            )
+            assert other.find("failure") is None
+            assert f"symptom of {opened[issue_id]['rule']}" in other.findtext("system-out")

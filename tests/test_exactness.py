@@ -110,6 +110,34 @@ def hard_lines() -> list[bytes]:
         orjson.dumps(_entry(t + "8.000100Z", "stderr", textPayload='  File "/app/main.py", line 3, in <module>')),
         orjson.dumps(_entry(t + "8.000200Z", "stdout", textPayload="INFO: still serving")),
         orjson.dumps(_entry(t + "8.000300Z", "stderr", textPayload="KeyError: 'SECRET_TOKEN'")),
+        # one name in two regions (light request lines carry the location), and a job's task exit
+        *(
+            orjson.dumps(
+                _entry(
+                    f"{t}9.{i:06d}Z",
+                    "requests",
+                    httpRequest={"status": 200, "requestUrl": "https://a/"},
+                    resource={
+                        "type": "cloud_run_revision",
+                        "labels": {
+                            "service_name": "netra-auth-service",
+                            "location": loc,
+                            "revision_name": f"netra-auth-service-0000{i + 8}-{loc[:2]}1",
+                        },
+                    },
+                )
+            )
+            for i, loc in enumerate(("us-central1", "europe-west1"))
+        ),
+        orjson.dumps(
+            _entry(
+                t + "9.500000Z",
+                "varlog%2Fsystem",
+                textPayload="Container called exit(0).",
+                labels={"run.googleapis.com/execution_name": "nightly-x7k2p", "instanceId": "j1"},
+                resource={"type": "cloud_run_job", "labels": {"job_name": "nightly", "location": "us-central1"}},
+            )
+        ),
         # not JSON, not an object, not a LogEntry
         b'{"logName": "projects/p/logs/x", "textPayload": "cut',
         b"[1, 2, 3]",
@@ -140,12 +168,13 @@ def summary(path: Path, fast: bool) -> dict:
                 i.instances,
                 i.fixed_in,
                 i.verified,
+                (i.masked_by, i.fix_deployed, i.recovered_at, i.location),
                 sorted(i.captures.items()),
                 [(m.event.timestamp, m.event.message) for m in i.evidence],
             )
             for i in issues
         ],
-        "services": [(s.name, s.status, s.entries, s.latest.name if s.latest else None) for s in services],
+        "services": [(s.name, s.status, s.entries, s.latest.name if s.latest else None, s.serving) for s in services],
         "service_entries": dict(sorted(h.service_entries.items())),
         "revisions": sorted(
             (
@@ -167,6 +196,11 @@ def summary(path: Path, fast: bool) -> dict:
                 v.deployed_at,
                 v.commit_sha,
                 dict(v.rules),
+                v.location,
+                v.last_served,
+                v.last_request,
+                v.kind,
+                (v.clean_exits, v.completed, v.aborted),
             )
             for k, v in h.revisions.items()
         ),
@@ -174,7 +208,9 @@ def summary(path: Path, fast: bool) -> dict:
         "instance_ready": dict(sorted(h.instance_ready.items())),
         "window": (h.first_ts, h.last_ts),
         "projects": dict(sorted(h.projects.items())),
-        "deploys": [(d.time, d.service, d.revision, d.commit_sha, d.secrets) for d in h.deploys],
+        "deploys": [(d.time, d.service, d.revision, d.commit_sha, d.secrets, d.location, d.traffic) for d in h.deploys],
+        "locations": {k: sorted(v) for k, v in sorted(h.locations.items())},
+        "jobs": sorted(h.jobs),
         "stats": (
             c.stats.entries,
             c.stats.malformed,

@@ -63,3 +63,46 @@ def test_unknown_outcome_is_located(tmp_path) -> None:
     assert str(info.value).startswith(
         f'{tmp_path / "x.yaml"}:11: rule "bad-facts": match.any[0].facts.outcome: unknown'
     )
+
+
+OTHER_OUTCOMES = [
+    ('dial tcp: lookup db on 169.254.169.254:53: no such host', "dns", "db", ""),
+    ("Error: getaddrinfo ENOTFOUND redis-master", "dns", "redis-master", ""),
+    ("java.net.UnknownHostException: mysql-primary: Name or service not known", "dns", "mysql-primary", ""),
+    ("SQLSTATE[HY000] [2002] php_network_getaddresses: getaddrinfo for db failed", "dns", "db", ""),
+    ('Get "https://api.example.com/v1": x509: certificate signed by unknown authority', "tls", "api.example.com", ""),
+    ("javax.net.ssl.SSLHandshakeException: PKIX path building failed", "tls", "", ""),
+    ("Error: unable to verify the first certificate", "tls", "", ""),
+    ("dial tcp 10.0.0.3:5432: i/o timeout", "timeout", "10.0.0.3", "5432"),
+    ("Error: connect ETIMEDOUT 10.1.2.3:6379", "timeout", "10.1.2.3", "6379"),
+    ("Error: P1001: Can't reach database server at `db.internal`:`5432`", "refused", "db.internal", "5432"),
+    ('FATAL:  password authentication failed for user "app"', "auth", "", ""),
+    ("SQLSTATE[HY000] [1045] Access denied for user 'root'@'172.18.0.3' (using password: YES)", "auth", "", ""),
+    ("ReplyError: NOAUTH Authentication required.", "auth", "", ""),
+    ("Error: read ECONNRESET", "reset", "", ""),
+    ("psycopg2.OperationalError: server closed the connection unexpectedly", "reset", "", ""),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "outcome", "host", "port"), OTHER_OUTCOMES)
+def test_dns_tls_timeout_in_every_runtime(text: str, outcome: str, host: str, port: str) -> None:
+    facts = extract(text)
+    assert (facts.outcome, facts.host, facts.port) == (outcome, host, port)
+    assert facts.reason and facts.reason in " ".join(text.split())
+
+
+def test_a_dns_lookup_that_timed_out_is_dns() -> None:
+    facts = extract("dial tcp: lookup db on 10.0.0.2:53: read udp 10.0.0.9:4000->10.0.0.2:53: i/o timeout")
+    assert (facts.outcome, facts.host) == ("dns", "db")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "requests.exceptions.ReadTimeout: HTTPSConnectionPool(host='a', port=443): Read timed out. (read timeout=30)",
+        "INFO: TLS handshake with payments.internal completed (TLSv1.3)",
+        "INFO: resolved auth.internal to 10.8.0.12",
+    ],
+)
+def test_read_timeouts_and_healthy_lines_are_no_connection_failure(text: str) -> None:
+    assert extract(text).outcome == ""

@@ -83,3 +83,23 @@ def test_log_kind_decodes_names():
     assert log_kind("projects/p/logs/run.googleapis.com%2Fvarlog%2Fsystem") == ("system", "")
     assert log_kind("projects/p/logs/cloudaudit.googleapis.com%2Fsystem_event") == ("audit", "system_event")
     assert log_kind("projects/p/logs/my-app") == ("other", "")
+
+
+def test_an_apps_own_json_line_is_its_json_payload() -> None:
+    """docker json-file, zap/pino lines: what Cloud Run makes of such a line on stdout."""
+    docker = from_entry(
+        {"log": "connect ECONNREFUSED 10.0.0.3:5432\n", "stream": "stderr", "time": "2021-10-15T15:37:28.04Z"}
+    )
+    assert (docker.message, docker.timestamp) == ("connect ECONNREFUSED 10.0.0.3:5432", "2021-10-15T15:37:28.040000Z")
+    zap = from_entry(
+        {"level": "error", "ts": 1677416451.5, "msg": "probe failing", "err": "the database system is starting up"}
+    )
+    assert (zap.severity, zap.timestamp) == ("ERROR", "2023-02-26T13:00:51.500000Z")
+    assert zap.message == "probe failing\nthe database system is starting up"
+    api = from_entry({"error": {"code": 429, "message": "Quota exceeded.", "status": "RESOURCE_EXHAUSTED"}})
+    assert api.message == "429 Quota exceeded. RESOURCE_EXHAUSTED"
+
+
+def test_an_object_without_a_message_is_not_a_log_line() -> None:
+    with pytest.raises(NotAnEntry):
+        from_entry({"name": "x", "version": 1})

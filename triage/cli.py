@@ -8,6 +8,8 @@ is a bug and keeps its traceback.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -16,7 +18,9 @@ from typing import Annotated
 
 import typer
 
+import triage
 from triage.commands.common import RunOptions
+from triage.commands.progress import describe_work, output_elsewhere, progress
 from triage.commands.pull import make_live_options
 from triage.errors import RuleErrors, TriageError
 
@@ -26,19 +30,37 @@ app = typer.Typer(
     name="triage",
     help="Turn Cloud Run logs into a dated incident audit report.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"triage {triage.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Turn Cloud Run logs into a dated incident audit report."""
+
+
+# One --format vocabulary: text (for a terminal), md (a document), json (for programs); each command
+# takes the ones that apply. "table" is the old name of analyze's and rules list's text output.
 class ReportFormat(StrEnum):
     md = "md"
     json = "json"
 
 
-class TableFormat(StrEnum):
-    table = "table"
+class TextFormat(StrEnum):
+    text = "text"
     json = "json"
+    table = "table"
 
 
 class CiFormat(StrEnum):
@@ -102,8 +124,10 @@ Notes = Annotated[
     Path | None, typer.Option("--annotations", help="Annotations file: status, commit, owner, link, note per issue.")
 ]
 
-# Live options (Cloud Logging instead of files), shared by report, analyze and pull.
+# Live options (Cloud Logging instead of files): declared once here, added to report, analyze, ci and pull
+# by @live_options.
 Project = Annotated[str | None, typer.Option("--project", help="Read this Google Cloud project's logs.")]
+RequiredProject = Annotated[str, typer.Option("--project", help="Read this Google Cloud project's logs.")]
 Service = Annotated[
     list[str] | None, typer.Option("--service", help="Cloud Run service or job (repeatable; default: all).")
 ]
@@ -127,13 +151,47 @@ Anonymous = Annotated[bool, typer.Option("--anonymous", help="No credentials (lo
 AllowPartial = Annotated[
     bool, typer.Option("--allow-partial", help="Keep what came when a pull fails midway; mark the report PARTIAL.")
 ]
+_LIVE_PARAMS: tuple[tuple[str, object, object], ...] = (
+    ("service", Service, None),
+    ("since", Since, None),
+    ("from_", From, None),
+    ("to", To, None),
+    ("severity", Severity, None),
+    ("limit", Limit, None),
+    ("pushdown", Pushdown, False),
+    ("api_endpoint", ApiEndpoint, None),
+    ("anonymous", Anonymous, False),
+    ("allow_partial", AllowPartial, False),
+)
+_LIVE = tuple(name for name, _, _ in _LIVE_PARAMS if name != "service")
 
 
-_LIVE = ("since", "from_", "to", "severity", "limit", "pushdown", "api_endpoint", "anonymous", "allow_partial")
+def live_options(*, project_required: bool = False) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Add --project and the live options to a command; the function receives them as ``live_args``."""
+    project = ("project", RequiredProject, inspect.Parameter.empty) if project_required else ("project", Project, None)
+    added = (project, *_LIVE_PARAMS)
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        sig = inspect.signature(fn, eval_str=True)  # typer takes a given __signature__ as is
+        params = [p for p in sig.parameters.values() if p.name != "live_args"]
+        params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a) for n, a, d in added]
+
+        @functools.wraps(fn)
+        def command(**kwargs: object) -> None:
+            live_args = {name: kwargs.pop(name) for name, _, _ in added}
+            fn(**kwargs, live_args=live_args)
+
+        # typer reads the options from the signature and the annotations
+        command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        hints = {k: v for k, v in fn.__annotations__.items() if k != "live_args"}
+        command.__annotations__ = {**hints, **{name: ann for name, ann, _ in added}}
+        return command
+
+    return wrap
 
 
 def _live(args: dict[str, object]):
-    """The live options from a command's parameters (each live command declares the same ones)."""
+    """The live options (None without --project) from a command's ``live_args``."""
     return make_live_options(args["project"], args["service"], **{k: args[k] for k in _LIVE})  # type: ignore[arg-type]
 
 
@@ -156,6 +214,7 @@ def _options(
 
 
 @app.command()
+@live_options()
 def report(
     sources: Sources = None,
     out: Out = None,
@@ -168,21 +227,11 @@ def report(
     previous: Previous = None,
     config: Config = None,
     annotations: Notes = None,
-    project: Project = None,
-    service: Service = None,
-    since: Since = None,
-    from_: From = None,
-    to: To = None,
-    severity: Severity = None,
-    limit: Limit = None,
-    pushdown: Pushdown = False,
-    api_endpoint: ApiEndpoint = None,
-    anonymous: Anonymous = False,
-    allow_partial: AllowPartial = False,
     redact: Redact = None,
+    live_args: dict[str, object] | None = None,
 ) -> None:
     """Render the dated audit report from log exports or, with --project, from Cloud Logging."""
-    args = locals()  # the live options, read by _live
+    args = live_args or {}
     from triage.commands.report import report as cmd
 
     def go() -> int:
@@ -191,37 +240,30 @@ def report(
             sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
-        return cmd(opts, fmt=fmt.value, template=template, out=out)
+        # A report printed to the same terminal would interleave with the progress line: none then.
+        with progress(describe_work(opts.sources, args["project"]), quiet=not output_elsewhere(out)):
+            return cmd(opts, fmt=fmt.value, template=template, out=out)
 
     run(go)
 
 
 @app.command()
+@live_options()
 def analyze(
     sources: Sources = None,
     out: Out = None,
     env: Env = "",
-    fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
+    fmt: Annotated[TextFormat, typer.Option("--format", help="text (a table) or json.")] = TextFormat.text,
     rules: Rules = None,
     disable: Disable = None,
     previous: Previous = None,
     config: Config = None,
     annotations: Notes = None,
-    project: Project = None,
-    service: Service = None,
-    since: Since = None,
-    from_: From = None,
-    to: To = None,
-    severity: Severity = None,
-    limit: Limit = None,
-    pushdown: Pushdown = False,
-    api_endpoint: ApiEndpoint = None,
-    anonymous: Anonymous = False,
-    allow_partial: AllowPartial = False,
     redact: Redact = None,
+    live_args: dict[str, object] | None = None,
 ) -> None:
     """List the issues only (for scripts)."""
-    args = locals()  # the live options, read by _live
+    args = live_args or {}
     from triage.commands.report import analyze as cmd
 
     def go() -> int:
@@ -230,34 +272,26 @@ def analyze(
             sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
-        return cmd(opts, fmt=fmt.value, out=out)
+        with progress(describe_work(opts.sources, args["project"]), quiet=not output_elsewhere(out)):
+            return cmd(opts, fmt=fmt.value, out=out)
 
     run(go)
 
 
 @app.command()
+@live_options(project_required=True)
 def pull(
     out: Annotated[Path, typer.Option("--out", "-o", help="JSON lines file to write (.gz compresses).")],
-    project: Annotated[str, typer.Option("--project", help="Read this Google Cloud project's logs.")],
-    service: Service = None,
-    since: Since = None,
-    from_: From = None,
-    to: To = None,
-    severity: Severity = None,
-    limit: Limit = None,
-    pushdown: Pushdown = False,
-    api_endpoint: ApiEndpoint = None,
-    anonymous: Anonymous = False,
-    allow_partial: AllowPartial = False,
     rules: Rules = None,
     disable: Disable = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary.")] = False,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Seconds for the whole pull (default: 3 min per 10k --limit).")
     ] = None,
+    live_args: dict[str, object] | None = None,
 ) -> None:
     """Save Cloud Logging entries to a file, one LogEntry per line as the API returned it."""
-    args = locals()  # the live options, read by _live
+    args = live_args or {}
     from triage.commands.pull import catalog_keywords
     from triage.commands.pull import pull as cmd
 
@@ -265,7 +299,7 @@ def pull(
         live = _live(args)
         assert live is not None
         live = dataclasses.replace(live, timeout=timeout)
-        keywords = catalog_keywords(rules or (), disable or ()) if pushdown else ()
+        keywords = catalog_keywords(rules or (), disable or ()) if args["pushdown"] else ()
         return cmd(live, out, quiet, keywords=keywords)
 
     run(go)
@@ -287,7 +321,7 @@ def _rules_options(rules: list[Path] | None, disable: list[str] | None, collect:
 
 @rules_app.command("list")
 def rules_list(
-    fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
+    fmt: Annotated[TextFormat, typer.Option("--format", help="text (a table) or json.")] = TextFormat.text,
     rules: Rules = None,
     disable: Disable = None,
 ) -> None:
@@ -323,6 +357,14 @@ def rules_lint(paths: RulePaths = None, rules: Rules = None, disable: Disable = 
     run(lambda: lint_rules(_rules_options(rules, disable, collect), tuple(paths or ())))
 
 
+@rules_app.command("schema")
+def rules_schema(out: Out = None) -> None:
+    """The rule files' JSON Schema (generated from the rule model), for editors and CI checks."""
+    from triage.commands.rules import schema
+
+    run(lambda: schema(out))
+
+
 @rules_app.command("suggest")
 def rules_suggest(
     sources: Sources = None,
@@ -346,13 +388,21 @@ SinceDeploy = Annotated[bool, typer.Option("--since-deploy", help="Only issues s
 Baseline = Annotated[Path | None, typer.Option("--baseline", help="A previous JSON report: its issues never fail.")]
 CiFmt = Annotated[CiFormat, typer.Option("--format", help="What goes to stdout (or --out): text summary or json.")]
 Junit = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML (one case per rule and service).")]
-Sarif = Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 (one result per issue).")]
+Sarif = Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 for code scanning (open issues).")]
+SarifLocation = Annotated[
+    str | None,
+    typer.Option(
+        "--sarif-file-location",
+        help="Repository file the SARIF results point at (default: service.yaml, Dockerfile or the app entry).",
+    ),
+]
 GithubAnnotations = Annotated[
     Annotations, typer.Option("--github-annotations", help="GitHub workflow-command annotations (auto: in Actions).")
 ]
 
 
 @app.command()
+@live_options()
 def ci(
     sources: Sources = None,
     fail_on: FailOnOpt = FailOn.high,
@@ -362,27 +412,19 @@ def ci(
     out: Out = None,
     junit: Junit = None,
     sarif: Sarif = None,
+    sarif_file_location: SarifLocation = None,
     github_annotations: GithubAnnotations = Annotations.auto,
     env: Env = "",
     rules: Rules = None,
     disable: Disable = None,
     config: Config = None,
     annotations: Notes = None,
-    project: Project = None,
-    service: Service = None,
-    since: Since = None,
-    from_: From = None,
-    to: To = None,
-    severity: Severity = None,
-    limit: Limit = None,
-    pushdown: Pushdown = False,
-    api_endpoint: ApiEndpoint = None,
-    anonymous: Anonymous = False,
-    allow_partial: AllowPartial = False,
     redact: Redact = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress line on stderr.")] = False,
+    live_args: dict[str, object] | None = None,
 ) -> None:
     """Check a deploy's logs in CI: exit 0 pass, 1 issues at --fail-on, 2 bad input, 3 logs read partly."""
-    args = locals()  # the live options, read by _live
+    args = live_args or {}
     from triage.commands.ci import CiOptions
     from triage.commands.ci import ci as cmd
 
@@ -394,14 +436,16 @@ def ci(
         out=out,
         junit=junit,
         sarif=sarif,
+        sarif_file_location=sarif_file_location,
         annotations=github_annotations.value,
+        quiet=quiet,
     )
 
     def go() -> int:
         live = _live(args)
         opts = _options(
-            sources, rules, disable, env, config=config, annotations=annotations, live=live, gcp_project=project,
-            redact_patterns=tuple(redact or ()), allow_partial=allow_partial,
+            sources, rules, disable, env, config=config, annotations=annotations, live=live, gcp_project=args["project"],
+            redact_patterns=tuple(redact or ()), allow_partial=bool(args["allow_partial"]),
         )  # fmt: skip
         return cmd(opts, ci_opts)
 
@@ -410,7 +454,7 @@ def ci(
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="triage")  # also under python -m triage: completion keys on the name
     except KeyboardInterrupt:  # Ctrl-C outside a command's run (while parsing options)
         print("triage: interrupted", file=sys.stderr)
         sys.exit(INTERRUPTED)

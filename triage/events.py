@@ -1,10 +1,10 @@
-"""Group records into events: a Python traceback split over many entries becomes one event.
+"""Group records into events: a stack trace split over many entries becomes one event.
 
 Cloud Run keeps a traceback written in one ``write()`` as one entry, but output printed line by line
 (or behind uvicorn's ``ERROR:    Traceback`` prefix) arrives one entry per line, often without a
 severity. Rules must see the frames and the final exception line together, so this stage reassembles
-them per (service, revision, instance), by time and by the shape of the lines. Everything that is not
-part of a traceback passes through as a one-record event. Memory holds only open tracebacks.
+them per (service, revision, instance), by time and by the shape of the lines (triage.traces knows the
+shapes of every runtime). Memory holds one open event per instance.
 """
 
 from __future__ import annotations
@@ -14,29 +14,20 @@ from dataclasses import dataclass
 
 import regex as re
 
-from triage.records import SEVERITY_LEVELS, Record, epoch_seconds
+from triage.records import APP_LOGS, SEVERITY_LEVELS, Record, epoch_seconds
+from triage.traces import (
+    CHAIN_LINES,
+    EXC_RE,
+    TRACEBACK_HEAD,
+    continues,
+    is_frame_line,
+    is_library,
+    parse_frames,
+    trace_kind,
+)
 
-TRACEBACK_HEAD = "Traceback (most recent call last):"
-_CHAIN_LINES = (
-    "The above exception was the direct cause of the following exception:",
-    "During handling of the above exception, another exception occurred:",
-)
 _FRAME_RE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.*))?$')
-# Final line of a traceback: "pkg.mod.SomeError: message" or a bare type name, not indented.
-_EXC_RE = re.compile(
-    r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure|Fault|Refused|Timeout|Invalid|Missing|NotFound|Denied|[A-Z]\w*))(?::\s?(?P<msg>.*))?$"
-)
-# Paths that are not the application: installed packages, the standard library, console scripts
-# (`/usr/local/bin/uvicorn` runs at `<module>` level but is not the app's import-time code).
-LIB_MARKERS = (
-    "site-packages/",
-    "dist-packages/",
-    "/lib/python",
-    "<frozen ",
-    "<string>",
-    "/usr/local/bin/",
-    "/usr/bin/",
-)
+_HAS_PY_FRAME = re.compile(r'(?m)^\s*File "[^"]*", line \d+')
 # A split traceback line that arrives later than this after the previous one is a new story.
 MAX_GAP_S = 5.0
 MAX_LINES = 2000
@@ -52,7 +43,7 @@ class Frame:
     @property
     def is_app(self) -> bool:
         """Application code, not the standard library or an installed package."""
-        return not any(m in self.file for m in LIB_MARKERS)
+        return not is_library(self.file, self.function)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +114,16 @@ class Event:
 
 
 def parse_traceback(text: str) -> tuple[tuple[Frame, ...], tuple[tuple[str, str], ...]]:
-    """Frames and chained exceptions of a traceback text (empty tuples if there is none)."""
-    if TRACEBACK_HEAD not in text:
+    """Frames and chained exceptions of a Python traceback text (empty tuples if there is none). A
+    traceback cut above its head (sampled or truncated logs) starts at its first frame."""
+    head_at = text.find(TRACEBACK_HEAD)
+    # Frames before the first head: a traceback (or a chain's first one) cut above its head.
+    headless = _HAS_PY_FRAME.search(text if head_at < 0 else text[:head_at]) is not None
+    if head_at < 0 and not headless:
         return (), ()
     frames: list[Frame] = []
     excs: list[tuple[str, str]] = []
-    in_tb = False
+    in_tb = headless
     lines = text.splitlines()
     for i, raw in enumerate(lines):
         line = raw.rstrip()
@@ -144,7 +139,7 @@ def parse_traceback(text: str) -> tuple[tuple[Frame, ...], tuple[tuple[str, str]
             continue
         if not line or line[0].isspace():
             continue
-        m = _EXC_RE.match(line)
+        m = EXC_RE.match(line)
         if m:
             excs.append((m["type"], (m["msg"] or "").strip()))
             in_tb = False
@@ -154,7 +149,10 @@ def parse_traceback(text: str) -> tuple[tuple[Frame, ...], tuple[tuple[str, str]
 def make_event(records: tuple[Record, ...]) -> Event:
     message = records[0].message if len(records) == 1 else "\n".join(r.message for r in records)
     frames, excs = parse_traceback(message)
-    return Event(records, message, frames, excs)
+    if not frames and not excs and "\n" in message:
+        found, excs = parse_frames(message)
+        frames = tuple(Frame(*f) for f in found)
+    return Event(records, message, frames, tuple(excs))
 
 
 def _seconds(ts: str) -> float:
@@ -162,72 +160,86 @@ def _seconds(ts: str) -> float:
 
 
 class _Open:
-    """A traceback being reassembled for one instance."""
+    """An event being reassembled for one instance: a Python traceback, a Go panic, or any line that
+    later lines may continue (frames, hint lines, properties)."""
 
-    __slots__ = ("ended", "last_ts", "records")
+    __slots__ = ("ended", "framed", "kind", "last_ts", "records")
 
     def __init__(self, record: Record) -> None:
+        text = record.message
         self.records = [record]
         self.last_ts = _seconds(record.timestamp)
-        self.ended = False  # saw the final exception line; only a chain marker can continue it
+        self.kind = _kind(text)
+        # A Python traceback whose final exception line was seen: only a chain marker (or an indented
+        # hint line such as libpq's) continues it.
+        tail = text[text.rfind(TRACEBACK_HEAD) :] if TRACEBACK_HEAD in text else text
+        self.ended = self.kind == "python" and _ends(tail)
+        self.framed = any(is_frame_line(line) for line in text.splitlines())
+
+    def take(self, record: Record) -> bool:
+        """Append the record if it continues this event."""
+        text = record.message
+        if self.kind != "python" and _FRAME_RE.match(text):
+            self.kind = "python"  # a traceback cut above its head
+        if self.kind == "python":
+            if not _py_continues(text, self.ended):
+                return False
+            stripped = text.strip()
+            if not self.ended:
+                self.ended = _ends(text) and stripped not in CHAIN_LINES
+            elif stripped in CHAIN_LINES:
+                self.ended = False
+        elif continues(self.kind, text, self.framed):
+            self.framed = self.framed or is_frame_line(text)
+        else:
+            return False
+        self.records.append(record)
+        return True
 
 
-def _is_continuation(text: str, tb: _Open) -> bool:
+def _kind(text: str) -> str:
+    return "python" if _FRAME_RE.match(text) else trace_kind(text)
+
+
+def _py_continues(text: str, ended: bool) -> bool:
     stripped = text.strip()
-    if tb.ended:
-        # After "FooError: x" only a blank line or a chain marker continues the story.
-        return stripped == "" or stripped in _CHAIN_LINES
+    if ended:
+        # After "FooError: x" only a blank line, a chain marker or an indented hint line continues.
+        return stripped == "" or stripped in CHAIN_LINES or text[0].isspace()
     if not stripped:
         return True
-    if text[0].isspace() or stripped in _CHAIN_LINES or TRACEBACK_HEAD in stripped:
+    if text[0].isspace() or stripped in CHAIN_LINES or TRACEBACK_HEAD in stripped:
         return True
     # The final exception line ends the traceback.
-    return bool(_EXC_RE.match(stripped.splitlines()[0]))
+    return bool(EXC_RE.match(stripped.splitlines()[0]))
 
 
 def _ends(text: str) -> bool:
     last = text.rstrip().splitlines()[-1] if text.strip() else ""
-    return bool(last) and not last[0].isspace() and bool(_EXC_RE.match(last.strip()))
-
-
-def _opens(text: str) -> bool:
-    """A record that starts a traceback but does not finish it."""
-    if TRACEBACK_HEAD not in text:
-        return False
-    tail = text[text.rindex(TRACEBACK_HEAD) :]
-    return not _ends(tail)
+    return bool(last) and not last[0].isspace() and bool(EXC_RE.match(last.strip()))
 
 
 def assemble(records: Iterable[Record]) -> Iterator[Event]:
     """Yield events; records must arrive in timestamp order (per instance at least)."""
-    open_tbs: dict[tuple[str, str, str], _Open] = {}
+    open_events: dict[tuple[str, str, str], _Open] = {}
     for rec in records:
         key = (rec.service, rec.revision, rec.instance)
-        tb = open_tbs.get(key)
-        if tb is not None:
+        ev = open_events.get(key)
+        if ev is not None:
             ts = _seconds(rec.timestamp)
-            if (
-                rec.log in ("stdout", "stderr")
-                and ts - tb.last_ts <= MAX_GAP_S
-                and len(tb.records) < MAX_LINES
-                and _is_continuation(rec.message, tb)
-            ):
-                tb.records.append(rec)
-                tb.last_ts = ts
-                if not tb.ended:
-                    tb.ended = _ends(rec.message) and rec.message.strip() not in _CHAIN_LINES
-                elif rec.message.strip() in _CHAIN_LINES:
-                    tb.ended = False
+            within = ts - ev.last_ts <= MAX_GAP_S
+            if rec.log in APP_LOGS and within and len(ev.records) < MAX_LINES and ev.take(rec):
+                ev.last_ts = ts
                 continue
-            if rec.log not in ("stdout", "stderr") and ts - tb.last_ts <= MAX_GAP_S:
-                # Platform lines (system, requests) interleave with the traceback; let them through.
+            if rec.log not in APP_LOGS and within:
+                # Platform lines (system, requests) interleave with the trace; let them through.
                 yield make_event((rec,))
                 continue
-            del open_tbs[key]
-            yield make_event(tuple(tb.records))
-        if rec.log in ("stdout", "stderr") and _opens(rec.message):
-            open_tbs[key] = _Open(rec)
+            del open_events[key]
+            yield make_event(tuple(ev.records))
+        if rec.log in APP_LOGS:
+            open_events[key] = _Open(rec)
         else:
             yield make_event((rec,))
-    for tb in open_tbs.values():
-        yield make_event(tuple(tb.records))
+    for ev in open_events.values():
+        yield make_event(tuple(ev.records))

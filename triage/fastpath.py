@@ -222,6 +222,15 @@ def apply_aggregate(history: History, agg: Aggregate, first_urls: dict[str, tupl
         st.probe_passed += a.probe_passed
         st.probe_failed += a.probe_failed
         st.exits += a.exits
+        st.clean_exits += a.clean_exits
+        st.completed += a.completed
+        st.aborted += a.aborted
+        st.last_served = max(st.last_served, a.last_served)
+        st.last_request = max(st.last_request, a.last_request)
+        history.place(service, a.location, st)
+    for service, locations in agg.locations.items():
+        for location in sorted(locations):
+            history.place(service, location)
     for project, n in agg.projects.items():
         history.projects[project] += n
     for inst, ts in agg.instance_ready.items():  # the first in time order, as History.observe keeps it

@@ -19,8 +19,9 @@ lines that includes the instance start, probe and exit counters their text bumps
 from __future__ import annotations
 
 import gc
+import itertools
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +31,7 @@ import orjson
 
 from triage.analysis.history import service_of_revision, system_counter
 from triage.engine.prefilter import RawPrefilter
-from triage.events import _CHAIN_LINES, _EXC_RE, MAX_GAP_S, TRACEBACK_HEAD, _seconds
+from triage.events import MAX_GAP_S, _seconds
 from triage.records import (
     SEVERITY_LEVELS,
     NotAnEntry,
@@ -40,6 +41,7 @@ from triage.records import (
     normalize_timestamp,
     severity_name,
 )
+from triage.traces import CHAIN_LINES, EXC_RE, TRACEBACK_HEAD, may_continue
 
 HEAD = TRACEBACK_HEAD.encode()
 # Always-kept markers besides the rules' literals (see the module docstring).
@@ -60,9 +62,11 @@ class _RL(msgspec.Struct):
     revision_name: str = ""
     job_name: str = ""
     project_id: str = ""
+    location: str = ""
 
 
 class _Res(msgspec.Struct):
+    type: str = ""
     labels: _RL = msgspec.field(default_factory=_RL)
 
 
@@ -113,9 +117,15 @@ class RevAgg:
     probe_passed: int = 0
     probe_failed: int = 0
     exits: int = 0
+    clean_exits: int = 0
+    completed: int = 0
+    aborted: int = 0
+    last_served: str = ""  # the last served request (History.RevisionState.last_served)
+    last_request: str = ""  # the last request (History.RevisionState.last_request)
+    location: str = ""
 
 
-_SYSTEM_COUNTERS = ("starts", "probe_passed", "probe_failed", "exits")
+_SYSTEM_COUNTERS = ("starts", "probe_passed", "probe_failed", "exits", "clean_exits", "completed", "aborted")
 
 
 @dataclass
@@ -130,6 +140,7 @@ class Aggregate:
     urls: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)  # service -> (ts, id, msg, url)
     instance_ready: dict[str, str] = field(default_factory=dict)  # instance -> earliest served request
     projects: dict[str, int] = field(default_factory=dict)  # GCP project -> light lines
+    locations: dict[str, set[str]] = field(default_factory=dict)  # service -> regions (History.locations)
 
     def merge(self, other: Aggregate) -> None:
         self.lines += other.lines
@@ -152,6 +163,9 @@ class Aggregate:
             s.served += o.served
             s.errors_5xx += o.errors_5xx
             s.errors_429 += o.errors_429
+            s.last_served = max(s.last_served, o.last_served)
+            s.last_request = max(s.last_request, o.last_request)
+            s.location = s.location or o.location
             for name in _SYSTEM_COUNTERS:
                 setattr(s, name, getattr(s, name) + getattr(o, name))
         for svc, cand in other.urls.items():
@@ -162,6 +176,8 @@ class Aggregate:
                 self.instance_ready[inst] = ts
         for project, n in other.projects.items():
             self.projects[project] = self.projects.get(project, 0) + n
+        for svc, locs in other.locations.items():
+            self.locations.setdefault(svc, set()).update(locs)
 
 
 @dataclass
@@ -197,11 +213,11 @@ def init_worker(literals: tuple[str, ...]) -> None:
 
 
 def _may_continue(text: str) -> bool:
-    """Could this line extend an open traceback (events._is_continuation, ignoring its state)?"""
+    """Could this line extend an open traceback (the Python case of events._Open.take, ignoring its state)?"""
     stripped = text.strip()
-    if not stripped or text[0].isspace() or stripped in _CHAIN_LINES or TRACEBACK_HEAD in stripped:
+    if not stripped or text[0].isspace() or stripped in CHAIN_LINES or TRACEBACK_HEAD in stripped:
         return True
-    return bool(_EXC_RE.match(stripped.splitlines()[0]))
+    return bool(EXC_RE.match(stripped.splitlines()[0]))
 
 
 def _record(line: bytes):
@@ -275,16 +291,63 @@ def _timestamps(ts: list[str]) -> list[str]:
     return [normalize_timestamp(t) if t else "" for t in ts]
 
 
+def _std(log_name: str) -> bool:
+    return log_kind(log_name)[0] in ("stdout", "stderr")
+
+
+def _norm(ts: str) -> str:
+    return ts if not ts or _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
+
+
+def _continued_lines(data: bytes, hi: int, light: dict, conts: list, full: list) -> list[tuple]:
+    """The light stdout/stderr lines that a continuation line (frames, hints, properties) may join in
+    reassembly: of its instance, the latest at or before it in time order. Continuation lines are those found light-path side (``conts``), the
+    full-path lines (a frame with a rule literal went there before its shape was looked at), and the
+    context after the chunk (continuations of the chunk's last lines)."""
+    decode = _STATE["dec"].decode
+    conts = list(conts)
+    for raw in itertools.chain((line for _, _, line in full), data[hi:].split(b"\n")):
+        try:
+            e = decode(raw)
+        except msgspec.DecodeError:
+            continue
+        rl, labels = e.resource.labels, e.labels
+        key3 = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
+        if key3 in light and e.textPayload is not None and may_continue(e.textPayload) and _std(e.logName):
+            conts.append((key3, e.timestamp or e.receiveTimestamp or ""))
+    wanted: dict[tuple[str, str, str], list[str]] = {}
+    for key3, ts in conts:
+        if key3 in light:
+            wanted.setdefault(key3, []).append(_norm(ts))
+    out: dict[int, tuple] = {}
+    for key3, stamps in wanted.items():
+        lines = sorted((_norm(line[0]), line[1], line) for line in light[key3])
+        times = [t for t, _, _ in lines]
+        for t in stamps:
+            # The line reassembly sees just before it: the latest light line at or before its time (all
+            # of them at that instant), if within MAX_GAP_S. A full line in between only makes this
+            # one more line than needed.
+            b = bisect_right(times, t)
+            if not b or (t and _seconds(t) - _seconds(times[b - 1]) > MAX_GAP_S):
+                continue
+            for _, n, line in lines[bisect_left(times, times[b - 1]) : b]:
+                out[n] = line
+    return list(out.values())
+
+
 def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPrefilter) -> ChunkResult:
     decode = _STATE["dec"].decode
     classes: dict[tuple[str, Any], tuple[str, bool, bool, str]] = _STATE.setdefault("classes", {})
     error_like = _STATE["error_like"]
     full: list[tuple[int, int, bytes]] = []  # lines as read: stripped at the end
-    # light lines without httpRequest: timestamps per (service, revision, instance, project)
-    groups: dict[tuple[str, str, str, str], list[str]] = {}
+    # light lines without httpRequest: timestamps per (service, revision, instance, project, location)
+    groups: dict[tuple[str, str, str, str, str], list[str]] = {}
     with_http: list[tuple] = []
     system: dict[tuple, list[str]] = {}  # light system-log lines: timestamps per (key, counter)
     blanks = 0  # blank lines so far: entry number = line number - blanks
+    # light stdout/stderr lines per instance, and the continuation lines that may join them
+    light: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
+    conts: list[tuple[tuple[str, str, str], str]] = []
     line_no = 0
     pos = lo
     for line_no, raw in enumerate(data[lo:hi].split(b"\n"), 1):
@@ -306,7 +369,8 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
         if info is None:
             info = classes[ck] = _class_info(*ck)
         kind, std, unlevelled, log_project = info
-        if not kind or e.protoPayload is not None:
+        # Job lines take the full path: History learns from them that the name is a job (they are few).
+        if not kind or e.protoPayload is not None or e.resource.type == "cloud_run_job":
             full.append((line_no, line_no - blanks, raw))
             continue
         text = e.textPayload
@@ -334,8 +398,15 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             rl.revision_name or labels.execution,
             labels.instanceId,
             rl.project_id or log_project,
+            rl.location,
         )
         ts = e.timestamp or e.receiveTimestamp or ""
+        if std and text is not None and may_continue(text):
+            # A trace's frames, a hint or property line: reassembly joins it to a line before it of the
+            # same instance, so those (if light) go to the full path too (see _continued_lines).
+            conts.append((key[:3], ts))
+            full.append((line_no, line_no - blanks, raw))
+            continue
         if wins and std and key[:3] in wins:
             t = ts if _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
             inside = [s for s in wins[key[:3]] if s[0] <= t <= s[1]]
@@ -358,17 +429,23 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
                 groups[key] = [ts]
             else:
                 g.append(ts)
+            if std:
+                light.setdefault(key[:3], []).append((ts, line_no, key, line_no - blanks, raw))
         else:
             with_http.append((line_no, line_no - blanks, raw, key, ts, http, e.insertId, text, kind))
     entry_no = line_no - blanks
+    if conts or light:
+        for stamp, n, key, entry, raw in _continued_lines(data, hi, light, conts, full):
+            groups[key].remove(stamp)  # counted as light: counted by the full path instead
+            full.append((n, entry, raw))
     if data[hi - 1 : hi] == b"\n":
         line_no -= 1  # the piece after the last newline is not a line
     agg = Aggregate()
     agg.lines = sum(map(len, groups.values()))
     rev_service: dict[str, str] = _STATE.setdefault("rev_service", {})
 
-    def state(key: tuple[str, str, str, str], n: int, stamps: list[str]) -> RevAgg | None:
-        service, revision, instance, project = key
+    def state(key: tuple[str, str, str, str, str], n: int, stamps: list[str]) -> RevAgg | None:
+        service, revision, instance, project, location = key
         if project:
             agg.projects[project] = agg.projects.get(project, 0) + n
         if not service and revision:
@@ -384,11 +461,14 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
         if not service:
             return None
         agg.service_entries[service] = agg.service_entries.get(service, 0) + n
+        if location:
+            agg.locations.setdefault(service, set()).add(location)
         if not revision:
             return None
         st = agg.revisions.get((service, revision))
         if st is None:
             st = agg.revisions[(service, revision)] = RevAgg()
+        st.location = st.location or location
         st.entries += n
         if stamps:
             if not st.first or lo_t < st.first:
@@ -480,11 +560,13 @@ def _requests(lines: list[tuple], full: list, agg: Aggregate, pf: RawPrefilter, 
             if instance not in ready or first < ready[instance]:
                 ready[instance] = first
         st.requests += n
+        st.last_request = max(st.last_request, *ts_list)
         if status == 429:
             st.errors_429 += n
         elif status >= 500:
             st.errors_5xx += n
         else:
             st.served += n
+            st.last_served = max(st.last_served, *ts_list)
     if bad:
         full.sort()

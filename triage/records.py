@@ -37,6 +37,9 @@ LOG_KINDS: dict[str, str] = {
     "cloudaudit.googleapis.com/system_event": "audit",
     "cloudaudit.googleapis.com/data_access": "audit",
 }
+# The application's own output: Cloud Run's stdout and stderr, and any other log it writes (a client
+# library's log name, pasted text). Stack traces are reassembled from these.
+APP_LOGS = frozenset({"stdout", "stderr", "other"})
 # Finer audit kind, kept in ``audit_kind`` because status inference treats them differently.
 _AUDIT_KINDS = {
     "cloudaudit.googleapis.com/activity": "activity",
@@ -44,7 +47,7 @@ _AUDIT_KINDS = {
     "cloudaudit.googleapis.com/data_access": "data_access",
 }
 # jsonPayload keys that carry a traceback next to ``message`` (structlog, python-json-logger, GCP libs).
-_EXC_KEYS = ("exc_info", "stack_trace", "exception", "traceback", "stacktrace", "error")
+_EXC_KEYS = ("exc_info", "stack_trace", "exception", "traceback", "stacktrace", "error", "err")
 _MESSAGE_KEYS = ("message", "msg", "textPayload", "event", "log")
 
 
@@ -73,6 +76,7 @@ class Record:
     labels: Mapping[str, str] = field(default_factory=dict)
     payload: Mapping[str, Any] | None = None  # audit protoPayload, kept for deploy/secret analysis
     project: str = ""  # GCP project id (resource label project_id, else logName projects/P/...)
+    location: str = ""  # Cloud Run region (resource label location): a service is (name, location)
 
     @property
     def level(self) -> int:
@@ -208,13 +212,51 @@ def _audit_message(proto: Mapping[str, Any]) -> str:
     return " ".join(p for p in parts if p)
 
 
+_APP_TIME_KEYS = ("time", "ts", "timestamp", "@timestamp", "t")
+_APP_LEVEL_KEYS = ("level", "severity", "lvl", "levelname")
+
+
+def _app_line(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An application's own JSON log line (docker's json-file `{"log", "stream", "time"}`, pino, zap,
+    bunyan, winston, structlog: a message field, no LogEntry field), as the LogEntry Cloud Run makes of
+    such a line on stdout: its jsonPayload. An object with no message field is not a log line (None)."""
+    error = obj.get("error")
+    has_message = any(isinstance(obj.get(k), str) for k in ("message", "msg", "log", "err")) or (
+        isinstance(error, Mapping) and isinstance(error.get("message"), str)
+    )
+    if not has_message:
+        return None
+    payload = dict(obj)
+    if isinstance(obj.get("log"), str):  # docker keeps the line's newline
+        payload["log"] = obj["log"].rstrip("\r\n")
+    if isinstance(error, Mapping):  # a Google API error body: {"error": {"code", "message", "status"}}
+        payload.setdefault("message", " ".join(str(v) for v in error.values() if isinstance(v, str | int)))
+    entry: dict[str, Any] = {"jsonPayload": payload, "logName": "text"}
+    stamp = next((obj[k] for k in _APP_TIME_KEYS if k in obj), None)
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        try:  # epoch seconds (zap, pino in ms)
+            secs = stamp / 1000 if stamp > 1e11 else stamp
+            stamp = datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        except (OverflowError, OSError, ValueError):
+            stamp = None
+    if stamp is not None:
+        entry["timestamp"] = stamp
+    level = next((obj[k] for k in _APP_LEVEL_KEYS if k in obj), None)
+    if level is not None:
+        entry["severity"] = level
+    return entry
+
+
 def from_entry(entry: Any) -> Record:
     """Normalise one LogEntry mapping (REST/JSON shape, camelCase keys)."""
     if not isinstance(entry, Mapping):
         raise NotAnEntry(f"expected a JSON object, got {type(entry).__name__}")
     payload_keys = ("textPayload", "jsonPayload", "protoPayload", "httpRequest")
     if not any(k in entry for k in payload_keys) and "logName" not in entry and "timestamp" not in entry:
-        raise NotAnEntry("no LogEntry fields (timestamp, logName or a payload)")
+        app = _app_line(entry)
+        if app is None:
+            raise NotAnEntry("no LogEntry fields (timestamp, logName or a payload)")
+        entry = app
 
     resource = entry.get("resource")
     rtype = ""
@@ -288,6 +330,7 @@ def from_entry(entry: Any) -> Record:
         labels=labels,
         payload=payload,
         project=rlabels.get("project_id") or _project_of(log_name),
+        location=rlabels.get("location", ""),
     )
 
 

@@ -20,3 +20,8 @@ def builtin_rules_dir() -> Path:
 
 def templates_dir() -> Path:
     return _data_dir("report_templates")
+
+
+def schemas_dir() -> Path:
+    """JSON Schemas for rule files and the report JSON (schemas/ in a checkout)."""
+    return _data_dir("schemas")

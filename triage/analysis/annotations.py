@@ -1,7 +1,8 @@
 """Annotations: what the logs cannot know, overlaid on the issues (status, commit, owner, link, note).
 
 An annotation names a rule id and, optionally, a service (a glob); the most specific one wins (an exact
-service before a glob before none; file order breaks ties). Its status (ACKNOWLEDGED, MUTED, WONTFIX)
+service before a glob before none; file order breaks ties). A service id with a region
+(``checkout (europe-west1)``) is matched by itself and by its bare name. Its status (ACKNOWLEDGED, MUTED, WONTFIX)
 replaces an open status (PENDING, REGRESSED); a FIXED issue stays FIXED because the logs prove it. The
 status the logs gave is kept in ``log_status`` either way. Parsing is pure: the file is read elsewhere.
 """
@@ -31,7 +32,10 @@ class Annotation:
     line: int | None = None
 
     def applies(self, rule: str, service: str) -> bool:
-        return self.rule == rule and (not self.service or fnmatch.fnmatchcase(service, self.service))
+        if self.rule != rule:
+            return False
+        names = {service, service.split(" (", 1)[0]}  # the id, and the name without its region
+        return not self.service or any(fnmatch.fnmatchcase(n, self.service) for n in names)
 
     @property
     def specificity(self) -> int:

@@ -49,11 +49,16 @@ class Chains:
 
     def symptom_summary(self, service: str, rule_id: str) -> list[Symptom]:
         """Symptoms of one issue, in the order they first happened (the chain's order)."""
-        by_rule: dict[str, list[Match]] = defaultdict(list)
-        for m in self.symptoms.get((service, rule_id), []):
-            by_rule[m.rule.id].append(m)
-        out = [Symptom(ms[0].rule, len(ms), min(m.event.timestamp for m in ms)) for ms in by_rule.values()]
-        return sorted(out, key=lambda s: (s.first_seen, s.rule.id))
+        return summarize(self.symptoms.get((service, rule_id), []))
+
+
+def summarize(symptoms: Iterable[Match]) -> list[Symptom]:
+    """One Symptom per rule of ``symptoms``, in the order they first happened."""
+    by_rule: dict[str, list[Match]] = defaultdict(list)
+    for m in symptoms:
+        by_rule[m.rule.id].append(m)
+    out = [Symptom(ms[0].rule, len(ms), min(m.event.timestamp for m in ms)) for ms in by_rule.values()]
+    return sorted(out, key=lambda s: (s.first_seen, s.rule.id))
 
 
 def service_of(m: Match) -> str:

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 from triage.analysis import annotations as notes
 from triage.analysis import timeline as tl
-from triage.analysis.chains import Chains, link, service_of
+from triage.analysis.chains import Chains, link, summarize
 from triage.analysis.clusters import Cluster, coverage, mine
 from triage.analysis.history import Deploy, History
 from triage.analysis.impact import issue_impact
-from triage.analysis.issues import Issue, analyse
-from triage.analysis.phase import issue_phase
+from triage.analysis.issues import Issue, analyse, service_key
 from triage.engine.matcher import Match
 from triage.engine.rules import Rule
 from triage.pipeline import Collected
@@ -36,7 +35,7 @@ class Findings:
 def trigger_of(issue: Issue, matches: Sequence[Match], history: History) -> Deploy | None:
     """The deploy of the first revision the issue occurred in, else the service's last deploy before it."""
     first_rev = next((m.event.revision for m in matches if m.event.revision), "")
-    deploys = sorted((d for d in history.deploys if d.service == issue.service), key=lambda d: d.time)
+    deploys = history.deploys_of(issue.service)
     exact = [d for d in deploys if first_rev and d.revision == first_rev]
     if exact:
         return exact[0]
@@ -56,13 +55,15 @@ def find(
     issues = analyse(chains.lead, history)
     own: dict[tuple[str, str], list[Match]] = defaultdict(list)
     for m in sorted(chains.lead, key=lambda m: m.event.timestamp):
-        own[(service_of(m), m.rule.id)].append(m)
+        own[(service_key(m, history), m.rule.id)].append(m)
     for issue in issues:
         key = (issue.service, issue.rule.id)
         mine_ = own.get(key, [])
-        issue.symptoms = chains.symptom_summary(*key)
-        issue.phase = issue_phase(mine_, history)
-        issue.impact = issue_impact([*mine_, *chains.symptoms.get(key, [])], history.service_revisions(issue.service))
+        # Chains key symptoms by service name; a name in two regions is two services: keep this one's.
+        chain_key = (issue.service.split(" (", 1)[0] if issue.location else issue.service, issue.rule.id)
+        symptoms = [m for m in chains.symptoms.get(chain_key, []) if service_key(m, history) == issue.service]
+        issue.symptoms = summarize(symptoms)
+        issue.impact = issue_impact([*mine_, *symptoms], history.service_revisions(issue.service))
         issue.trigger = trigger_of(issue, mine_, history)
     notes.apply(issues, annotations)
     stats = collected.stats

@@ -8,12 +8,13 @@ the records, so it costs constant memory per revision.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import regex as re
 
+from triage.analysis.deploys import Target, deployed_revision, location_of, secret_refs, traffic_targets
 from triage.records import Record
 
 _REV_SEQ = re.compile(r"^(?P<service>.+)-(?P<seq>\d{5})-[a-z0-9]{2,}$")
@@ -23,6 +24,10 @@ _READY = re.compile(
     re.DOTALL,
 )
 _EXIT = re.compile(r"Container called exit\((?P<code>\d+)\)")
+# A job execution's outcome, as Cloud Run reports it (system log or system-event audit entry):
+# "Execution X has completed successfully." / "Execution X has failed to complete, 1/2 tasks failed."
+# (the wording of the gcloud and console summaries; "has" is optional so a terser one still counts).
+_EXECUTION = re.compile(r"Execution (?P<ex>[\w-]+) (?:has )?(?P<how>completed successfully|failed)")
 _DEPLOY_METHODS = ("Services.ReplaceService", "Services.CreateService", "Services.UpdateService")
 
 
@@ -33,7 +38,8 @@ def service_of_revision(revision: str) -> str:
 
 def system_counter(message: str) -> str:
     """Which revision counter a system-log line bumps: "starts", "probe_passed", "probe_failed", "exits"
-    (a non-zero container exit) or ""."""
+    (a non-zero container exit), "clean_exits" (exit(0): a job task that finished), "completed" /
+    "aborted" (a job execution that succeeded / failed) or ""."""
     if message.startswith("Starting new instance"):
         return "starts"
     if "probe succeeded" in message:
@@ -41,7 +47,12 @@ def system_counter(message: str) -> str:
     if "probe failed" in message:
         return "probe_failed"
     m = _EXIT.search(message)
-    return "exits" if m and m["code"] != "0" else ""
+    if m:
+        return "exits" if m["code"] != "0" else "clean_exits"
+    e = _EXECUTION.search(message)
+    if e:
+        return "completed" if e["how"] == "completed successfully" else "aborted"
+    return ""
 
 
 def revision_seq(revision: str) -> int | None:
@@ -57,6 +68,9 @@ class Deploy:
     commit_sha: str
     method: str
     secrets: tuple[tuple[str, str], ...] = ()  # (env var, secret name)
+    location: str = ""
+    traffic: tuple[Target, ...] = ()  # where the request sends traffic (empty: it does not say)
+    status_traffic: tuple[Target, ...] = ()  # the response's traffic status at the time of the call
 
 
 @dataclass
@@ -74,11 +88,18 @@ class RevisionState:
     probe_passed: int = 0
     probe_failed: int = 0
     exits: int = 0  # non-zero container exits
+    clean_exits: int = 0  # exit(0): for a job task, success
+    completed: int = 0  # job execution: "has completed successfully"
+    aborted: int = 0  # job execution: "has failed"
+    last_served: str = ""  # last request the app answered (status < 500, not 429)
+    last_request: str = ""  # last request routed to it, whatever its status (it still took traffic)
+    location: str = ""
     ready: bool | None = None  # last Ready condition seen
     ready_time: str = ""
     ready_message: str = ""
     deployed_at: str = ""
     commit_sha: str = ""
+    kind: str = "revision"  # or "execution" (of a Cloud Run job)
     instances: set[str] = field(default_factory=set)
     rules: Counter[str] = field(default_factory=Counter)
 
@@ -88,15 +109,39 @@ class RevisionState:
         return (seq if seq is not None else 10**9, self.deployed_at or self.first_seen, self.name)
 
     @property
+    def is_execution(self) -> bool:
+        """A job execution (jobs have no revision numbers; their executions play the part of revisions)."""
+        return self.kind == "execution"
+
+    @property
     def healthy(self) -> bool:
-        """Got all the way: Ready, or serving, or passed its startup probe without failing after."""
+        """Got all the way: Ready, or serving, or passed its startup probe without failing after; an
+        execution: it completed successfully."""
+        if self.is_execution:
+            return self.outcome == "succeeded"
         if self.ready is False:
             return False
         return self.ready is True or self.served > 0 or (self.probe_passed > 0 and not self.probe_failed)
 
     @property
     def failed(self) -> bool:
+        if self.is_execution:
+            return self.outcome == "failed"
         return self.ready is False or self.probe_failed > 0 or self.exits > 0
+
+    @property
+    def outcome(self) -> str:
+        """A job execution's outcome: "succeeded", "failed" or "running" (no verdict logged yet)."""
+        if self.aborted:
+            return "failed"
+        if self.completed:
+            return "succeeded"
+        return "running"
+
+    @property
+    def started(self) -> str:
+        """When the revision or execution appeared: its deploy, else its first log line."""
+        return self.deployed_at or self.first_seen
 
     @property
     def decisive(self) -> bool:
@@ -114,6 +159,8 @@ class History:
         # instance was starting (analysis.phase tells startup failures from request-time ones).
         self.instance_ready: dict[str, str] = {}
         self.projects: Counter[str] = Counter()  # GCP project ids seen (for Logs Explorer links)
+        self.locations: dict[str, set[str]] = {}  # service or job name -> regions it runs in
+        self.jobs: set[str] = set()  # names that are Cloud Run jobs, not services
         self.first_ts = ""
         self.last_ts = ""
 
@@ -122,7 +169,37 @@ class History:
         state = self.revisions.get(key)
         if state is None:
             state = self.revisions[key] = RevisionState(service, name)
+            if service in self.jobs:
+                state.kind = "execution"
         return state
+
+    def place(self, service: str, location: str, state: RevisionState | None = None, job: bool = False) -> None:
+        """Note where ``service`` runs (and, given, the revision's region); ``job``: it is a Cloud Run job."""
+        if job and service and service not in self.jobs:
+            self.jobs.add(service)
+            for (svc, _), st in self.revisions.items():
+                if svc == service:
+                    st.kind = "execution"
+        if state is not None and job:
+            state.kind = "execution"
+        if not location or not service:
+            return
+        self.locations.setdefault(service, set()).add(location)
+        if state is not None and not state.location:
+            state.location = location
+
+    def service_id(self, service: str, revision: str = "", location: str = "") -> str:
+        """The service a record belongs to: its name, with the region appended when that name runs in
+        more than one (``checkout (europe-west1)``). Revisions of one id never mix regions."""
+        if len(self.locations.get(service, ())) < 2:
+            return service
+        if not location and revision:
+            state = self.revisions.get((service, revision))
+            location = state.location if state else ""
+        return f"{service} ({location})" if location else service
+
+    def id_of(self, state: RevisionState) -> str:
+        return self.service_id(state.service, location=state.location)
 
     def observe(self, rec: Record) -> None:
         ts = rec.timestamp
@@ -140,9 +217,12 @@ class History:
         if not service:
             return
         self.service_entries[service] += 1
+        job = rec.resource_type == "cloud_run_job"
         if not rec.revision:
+            self.place(service, rec.location, job=job)
             return
         state = self.revision(service, rec.revision)
+        self.place(service, rec.location, state, job)
         state.entries += 1
         if ts:
             if not state.first_seen or ts < state.first_seen:
@@ -156,12 +236,14 @@ class History:
             self.urls[service] = f"{scheme}://{rest.split('/', 1)[0]}"
         if rec.log == "requests" and rec.http_status is not None:
             state.requests += 1
+            state.last_request = max(state.last_request, ts)
             if rec.http_status == 429:
                 state.errors_429 += 1
             elif rec.http_status >= 500:
                 state.errors_5xx += 1
             else:
                 state.served += 1
+                state.last_served = max(state.last_served, ts)
                 if rec.instance and rec.instance not in self.instance_ready:
                     self.instance_ready[rec.instance] = ts
         elif rec.log == "system":
@@ -172,10 +254,19 @@ class History:
                 self.instance_ready[rec.instance] = ts
 
     def _audit(self, rec: Record, service: str) -> None:
+        location = rec.location or location_of(rec.payload or {})
+        e = _EXECUTION.search(rec.message) if rec.resource_type == "cloud_run_job" and service else None
+        if e:
+            state = self.revision(service, rec.revision or e["ex"])
+            self.place(service, location, state, job=True)
+            counter = system_counter(rec.message)
+            setattr(state, counter, getattr(state, counter) + 1)
+            return
         m = _READY.search(rec.message)
         if m:
             revision = m["rev"]
             state = self.revision(service or service_of_revision(revision), revision)
+            self.place(state.service, location, state)
             if rec.timestamp >= state.ready_time:
                 state.ready = {"True": True, "False": False}.get(m["state"])
                 state.ready_time = rec.timestamp
@@ -184,13 +275,19 @@ class History:
         if rec.method.endswith(_DEPLOY_METHODS) and rec.audit_kind == "activity" and service:
             self.service_entries[service] += 1
             payload = rec.payload or {}
-            revision = _deployed_revision(payload)
-            deploy = Deploy(rec.timestamp, service, revision, rec.commit_sha, rec.method, tuple(_secret_refs(payload)))
+            revision = deployed_revision(payload)
+            deploy = Deploy(rec.timestamp, service, revision, rec.commit_sha, rec.method, tuple(secret_refs(payload)),
+                            location, traffic_targets(payload), traffic_targets(payload, status=True))  # fmt: skip
             self.deploys.append(deploy)
+            self.place(service, location)
             if revision:
                 state = self.revision(service, revision)
-                state.deployed_at = state.deployed_at or rec.timestamp
-                state.commit_sha = state.commit_sha or rec.commit_sha
+                self.place(service, location, state)
+                # Records arrive in time order, but keep the earliest anyway: a traffic change names the
+                # revision it leaves as latest, and must not move that revision's deploy time.
+                if not state.deployed_at or rec.timestamp < state.deployed_at:
+                    state.deployed_at = rec.timestamp
+                    state.commit_sha = rec.commit_sha or state.commit_sha
 
     def observe_matches(self, matches: Iterable[Any]) -> None:
         for m in matches:
@@ -199,55 +296,26 @@ class History:
                 self.revision(ev.service or service_of_revision(ev.revision), ev.revision).rules[m.rule.id] += 1
 
     def service_revisions(self, service: str) -> list[RevisionState]:
-        """Revisions of ``service``, oldest first (by revision number, then time)."""
-        return sorted((s for (svc, _), s in self.revisions.items() if svc == service), key=lambda s: s.sort_key)
+        """Revisions (or job executions) of the service id ``service``, oldest first: by revision number,
+        then time. Executions have no number: time alone orders them."""
+        mine = [s for s in self.revisions.values() if self.id_of(s) == service]
+        return sorted(mine, key=lambda s: s.sort_key)
+
+    def deploys_of(self, service: str) -> list[Deploy]:
+        """Deploy and traffic entries of the service id ``service``, in time order."""
+        mine = [d for d in self.deploys if self.service_id(d.service, d.revision, d.location) == service]
+        return sorted(mine, key=lambda d: d.time)
+
+    def entries_of(self, service: str) -> int:
+        """Entries of a service id: all of the name's when it runs in one region, else its revisions'."""
+        if service in self.service_entries:
+            return self.service_entries[service]
+        return sum(s.entries for s in self.service_revisions(service))
 
     def services(self) -> list[str]:
+        """Service (and job) ids: one per name and region."""
         names = set(self.service_entries) | {svc for svc, _ in self.revisions}
-        return sorted(n for n in names if n)
-
-
-def _get_path(d: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(d, Mapping):
-            return None
-        d = d.get(key)
-    return d
-
-
-def _deployed_revision(payload: Mapping[str, Any]) -> str:
-    for path in (
-        ("response", "status", "latestCreatedRevisionName"),
-        ("response", "latestCreatedRevision"),
-        ("request", "service", "spec", "template", "metadata", "name"),
-        ("request", "spec", "template", "metadata", "name"),
-        ("request", "service", "template", "revision"),
-    ):
-        value = _get_path(payload, *path)
-        if isinstance(value, str) and value:
-            return value.rsplit("/", 1)[-1]
-    return ""
-
-
-# A service spec is about ten levels deep; logs are untrusted, and the JSON parser allows ~1000 levels,
-# which is past Python's recursion limit.
-MAX_SPEC_DEPTH = 64
-
-
-def _secret_refs(node: Any, env: str = "", depth: int = 0) -> Iterable[tuple[str, str]]:
-    """(env var, secret) pairs referenced anywhere in a deploy request (v1 secretKeyRef, v2 secret)."""
-    if depth > MAX_SPEC_DEPTH:
-        return
-    if isinstance(node, Mapping):
-        name = node.get("name") if isinstance(node.get("name"), str) else env
-        ref = node.get("secretKeyRef")
-        if isinstance(ref, Mapping):
-            secret = ref.get("name") or ref.get("secret")
-            if isinstance(secret, str):
-                yield (env, secret.rsplit("/", 1)[-1])
-        for key, value in node.items():
-            if key != "secretKeyRef":
-                yield from _secret_refs(value, name if key in ("valueFrom", "valueSource") else env, depth + 1)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _secret_refs(item, env, depth + 1)
+        ids = {self.id_of(s) for s in self.revisions.values()}
+        ids |= {n for n in names if len(self.locations.get(n, ())) < 2}
+        ids |= {self.service_id(d.service, d.revision, d.location) for d in self.deploys}
+        return sorted(n for n in ids if n)

@@ -1,5 +1,6 @@
-"""The UTC timeline: deploys, revisions Ready or failed, first and last occurrence of each issue, fixes
-and regressions, in time order (ties: the kind order below, then service and text, so output is stable).
+"""The UTC timeline: deploys, traffic changes (rollbacks, splits), revisions Ready or failed, job
+executions, first and last occurrence of each issue, fixes, recoveries and regressions, in time order
+(ties: the kind order below, then service and text, so output is stable).
 """
 
 from __future__ import annotations
@@ -8,12 +9,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from triage.analysis.history import History
+from triage.analysis import traffic
+from triage.analysis.history import History, RevisionState
 from triage.analysis.issues import Issue
-from triage.analysis.statuses import FIXED, REGRESSED
+from triage.analysis.statuses import FIXED, PENDING, REGRESSED
 from triage.engine.matcher import Match
 
-KINDS = ("deploy", "ready", "not_ready", "first_seen", "regressed", "last_seen", "fixed")
+KINDS = ("deploy", "traffic", "ready", "not_ready", "execution", "first_seen", "regressed", "last_seen", "fixed",
+         "recovered")  # fmt: skip
 MESSAGE_CHARS = 200
 
 
@@ -51,15 +54,51 @@ def regressed_at(issue: Issue, matches: Sequence[Match], history: History) -> tu
     return None
 
 
+def _changes(history: History, service: str) -> list[TimelineItem]:
+    """Deploys and traffic changes of one service id."""
+    items = []
+    for c in traffic.changes(history, service):
+        d = c.deploy
+        commit = f" (commit {short_sha(d.commit_sha)})" if d.commit_sha else ""
+        if c.kind == traffic.DEPLOY:
+            target = f": revision {d.revision}" if d.revision else ""
+            moved = [n for n, _ in c.split]
+            # Traffic the entry keeps elsewhere (--no-traffic, a canary share) is part of what it did.
+            note = f"; traffic: {traffic.split_text(c.split)}" if c.explicit and moved != [d.revision] else ""
+            items.append(TimelineItem(d.time, "deploy", service, d.revision,
+                                      f"Deploy of {service}{target}{commit}{note}"))  # fmt: skip
+        elif c.split:
+            (only, _), *rest = c.split
+            if c.rollback:
+                text = f"Traffic rolled back to {only} ({service})"
+            elif rest:
+                text = f"Traffic split: {traffic.split_text(c.split)} ({service})"
+            else:
+                text = f"Traffic moved to {only} ({service})"
+            items.append(TimelineItem(d.time, "traffic", service, only, text))
+    return items
+
+
+def _execution(service: str, ex: RevisionState) -> TimelineItem | None:
+    if ex.outcome == "running" or not ex.last_seen:
+        return None
+    verb = "succeeded" if ex.outcome == "succeeded" else "failed"
+    tasks = f" ({ex.exits} task attempts failed)" if ex.exits else ""
+    return TimelineItem(ex.last_seen, "execution", service, ex.name, f"Execution {ex.name} {verb}{tasks} ({service})")
+
+
 def build(
     history: History, issues: Sequence[Issue], matches: Mapping[tuple[str, str], Sequence[Match]]
 ) -> list[TimelineItem]:
     items: list[TimelineItem] = []
-    for d in history.deploys:
-        commit = f" (commit {short_sha(d.commit_sha)})" if d.commit_sha else ""
-        target = f": revision {d.revision}" if d.revision else ""
-        items.append(TimelineItem(d.time, "deploy", d.service, d.revision, f"Deploy of {d.service}{target}{commit}"))
-    for (service, name), rev in sorted(history.revisions.items()):
+    for service in history.services():
+        items += _changes(history, service)
+        for ex in history.service_revisions(service):
+            item = _execution(service, ex) if ex.is_execution else None
+            if item:
+                items.append(item)
+    for rev in sorted(history.revisions.values(), key=lambda r: (r.service, r.name)):
+        service, name = history.id_of(rev), rev.name
         if not rev.ready_time or rev.ready is None:
             continue
         if rev.ready:
@@ -76,9 +115,13 @@ def build(
         if issue.count > 1 and issue.last_seen != issue.first_seen:
             items.append(TimelineItem(issue.last_seen, "last_seen", issue.service, last_rev,
                                       f"Last occurrence ({issue.count}x): {issue.rule.title} ({issue.service})"))  # fmt: skip
+        if issue.log_status_or_status == PENDING and issue.recovered_at:
+            items.append(TimelineItem(issue.recovered_at, "recovered", issue.service, last_rev,
+                                      f"Not seen since {issue.recovered_at}; recovered without a deploy: "
+                                      f"{issue.rule.title} ({issue.service})"))  # fmt: skip
         if issue.log_status_or_status == FIXED and issue.fixed_in:
-            rev = history.revisions.get((issue.service, issue.fixed_in))
-            when = (rev.deployed_at or rev.first_seen) if rev else ""
+            rev = next((r for r in history.service_revisions(issue.service) if r.name == issue.fixed_in), None)
+            when = rev.started if rev else ""
             commit = f" (commit {short_sha(issue.fixed_commit)})" if issue.fixed_commit else ""
             verified = "" if issue.verified else ", not yet verified"
             text = f"Fixed in {issue.fixed_in}{commit}{verified}: {issue.rule.title} ({issue.service})"

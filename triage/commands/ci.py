@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.commands.common import RunOptions, build_model, check_outputs, run_analysis
+from triage.commands.progress import describe_work, progress
 from triage.engine.catalog import Catalog
 from triage.errors import InputError, NoEntriesError
 from triage.output import one_line, stdout_safe, write_atomic
@@ -24,7 +25,7 @@ from triage.report import github
 from triage.report.ci_model import OPEN, build_ci_view, deploy_cutoffs, load_baseline
 from triage.report.junit import junit_xml
 from triage.report.render import render_json
-from triage.report.sarif import render_sarif
+from triage.report.sarif import render_sarif, resolve_file_location
 from triage.sources import Source
 
 ANNOTATION_MODES = ("auto", "always", "never")
@@ -39,7 +40,9 @@ class CiOptions:
     out: Path | None = None  # where the summary/JSON goes instead of stdout
     junit: Path | None = None
     sarif: Path | None = None
+    sarif_file_location: str | None = None  # repository file SARIF results point at (default: detected)
     annotations: str = "auto"  # auto: when $GITHUB_ACTIONS is "true" and stdout is not JSON
+    quiet: bool = False  # no progress line on stderr (there is none off a terminal anyway)
 
 
 def catalog_rules(catalog: Catalog) -> list[dict[str, Any]]:
@@ -98,15 +101,20 @@ def ci_view(opts: RunOptions, ci: CiOptions, sources: Sequence[Source] | None = 
     if ci.annotations not in ANNOTATION_MODES:
         raise InputError(f"--annotations {ci.annotations!r}: expected one of {', '.join(ANNOTATION_MODES)}")
     known = load_baseline(ci.baseline) if ci.baseline else frozenset()
+    label = describe_work(opts.sources, opts.live.project if opts.live else None)
     try:
-        analysis = run_analysis(opts, sources)
+        with progress(label, quiet=ci.quiet):
+            analysis = run_analysis(opts, sources)
     except NoEntriesError as exc:
         exc.exit_code = 3  # CI: logs that could not be read are a failed check, as with partial logs
         raise
     model = build_model(opts, analysis, prose=False)
     cutoffs = None
     if ci.since_deploy:
-        cutoffs = deploy_cutoffs((d.service, d.time) for d in analysis.collected.history.deploys)
+        history = analysis.collected.history
+        cutoffs = deploy_cutoffs(
+            (history.service_id(d.service, d.revision, d.location), d.time) for d in history.deploys
+        )
     view = build_ci_view(
         model,
         fail_on=ci.fail_on,
@@ -131,6 +139,9 @@ def ci(
     check_outputs(
         opts, {**outputs, "GITHUB_STEP_SUMMARY": Path(summary_path) if summary_path else None}, ci_opts.baseline
     )
+    # Checked before the analysis: a bad --sarif-file-location fails fast. The working directory is the
+    # repository root in a CI checkout (GITHUB_WORKSPACE).
+    location = resolve_file_location(ci_opts.sarif_file_location, Path.cwd()) if ci_opts.sarif else ""
     view, catalog = ci_view(opts, ci_opts, sources)
     rules = catalog_rules(catalog)
     main = render_json(view) if ci_opts.fmt == "json" else plain_summary(view)
@@ -139,7 +150,7 @@ def ci(
     if ci_opts.junit:
         write_atomic(ci_opts.junit, junit_xml(view, rules))
     if ci_opts.sarif:
-        write_atomic(ci_opts.sarif, render_sarif(view, rules))
+        write_atomic(ci_opts.sarif, render_sarif(view, rules, location))
     if summary_path:
         path = Path(summary_path)
         write_atomic(path, github.step_summary(view, _summary_budget(path)), append=True)

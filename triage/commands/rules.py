@@ -1,4 +1,4 @@
-"""`triage rules list|show|test|lint`: the catalog as something authors can inspect and test."""
+"""`triage rules list|show|test|lint|schema`: the catalog as something authors can inspect and test."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from pathlib import Path
 from triage.engine.catalog import Catalog, files_of, load_catalog
 from triage.engine.lint import lint
 from triage.engine.literals import rule_literals
+from triage.engine.rule_schema import render_rule_schema
 from triage.engine.rules import Condition, Rule
 from triage.engine.selftest import ExampleResult, run_examples
 from triage.errors import TriageError
+from triage.output import write_atomic
 from triage.records import SEVERITY_LEVELS
 from triage.resources import builtin_rules_dir
 
@@ -219,3 +221,16 @@ def lint_rules(opts: RulesOptions, paths: Sequence[Path] = ()) -> int:
     lines.append(f"{len(rules)} rule(s) checked, {len(findings)} finding(s)")
     _out("\n".join(lines) + "\n")
     return 1 if findings else 0
+
+
+# ---- schema ---------------------------------------------------------------------------------
+
+
+def schema(out: Path | None = None) -> int:
+    """The rule-file JSON Schema, generated from the rule model (schemas/triage-rules.schema.json is this)."""
+    text = render_rule_schema()
+    if out:
+        write_atomic(out, text)
+    else:
+        _out(text)
+    return 0

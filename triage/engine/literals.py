@@ -57,15 +57,49 @@ def regex_literal(pattern: str, ignore_case: bool = False) -> str | None:
     return best if len(best) >= MIN_LITERAL else None
 
 
+def _branch_literals(seq) -> tuple[str, ...]:
+    """One literal per alternative of the first group every match must enter whose every alternative
+    has one (`(?:MongoNetworkError|ServerSelectionTimeoutError)...`), or ()."""
+    for op, arg in seq:
+        if op is sc.SUBPATTERN:
+            seq = arg[-1]
+            op, arg = seq[0] if len(seq) == 1 else (None, None)
+        if op is not sc.BRANCH:
+            continue
+        out = []
+        for branch in arg[1]:
+            runs: list[str] = []
+            _runs(branch, runs)
+            best = max(runs, key=len, default="")
+            if len(best) < MIN_LITERAL:
+                break
+            out.append(best)
+        else:
+            return tuple(out)
+    return ()
+
+
+def regex_literals(pattern: str) -> tuple[str, ...]:
+    """Literals one of which every match of ``pattern`` contains: its longest required literal, else one
+    per alternative of a required group."""
+    lit = regex_literal(pattern)
+    if lit:
+        return (lit,)
+    try:
+        return _branch_literals(sre_parse.parse(pattern))
+    except Exception:
+        return ()
+
+
 def condition_literals(cond: Condition) -> tuple[str, ...]:
     """Literals one of which must appear for ``cond`` to hold; () if none is known."""
     texts = tuple(t for t in cond.contains + cond.startswith)
     if texts and all(len(t) >= MIN_LITERAL and all(_safe(ord(c)) for c in t) for t in texts):
         return texts
     if cond.regex is not None:
-        lit = regex_literal(cond.regex.pattern)
-        if lit:
-            return (lit,)
+        lits = regex_literals(cond.regex.pattern)
+        if lits:
+            return lits
     if cond.facts is not None and cond.facts.outcomes:
         # Every extraction pattern of an outcome contains one of its triggers.
         return tuple(dict.fromkeys(t for o in sorted(cond.facts.outcomes) for t in TRIGGERS[o]))

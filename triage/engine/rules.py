@@ -40,7 +40,8 @@ LOG_ENTRY_KEYS = (
     "protoPayload", "errorGroups", "apphub", "apphubDestination",
 )  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"  # also the rule schema's (triage.engine.rule_schema)
+_ID_RE = re.compile(ID_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)

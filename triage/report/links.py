@@ -35,15 +35,24 @@ def pick_term(literals: Iterable[str], evidence_texts: Iterable[str]) -> str | N
 
 
 def issue_query(issue: Mapping[str, Any], term: str | None, resource_type: str = "cloud_run_revision") -> str:
-    lines = [f"resource.type={quote(resource_type)}"]
-    if issue.get("service") and issue["service"] != "(unknown)":
-        lines.append(f"resource.labels.service_name={quote(issue['service'])}")
+    job = issue.get("kind") == "job"  # a job's resource, name label and execution label differ
+    lines = [f"resource.type={quote('cloud_run_job' if job else resource_type)}"]
+    service, location = issue.get("service"), issue.get("location")
+    suffix = f" ({location})"
+    regional = bool(service and location and service.endswith(suffix))  # the id of a name in several regions
+    if regional:
+        service = service[: -len(suffix)]
+    if service and service != "(unknown)":
+        lines.append(f"resource.labels.{'job_name' if job else 'service_name'}={quote(service)}")
+    if regional:
+        lines.append(f"resource.labels.location={quote(location)}")
     revisions: Sequence[str] = issue.get("revisions") or ()
+    field = 'labels."run.googleapis.com/execution_name"' if job else "resource.labels.revision_name"
     if 0 < len(revisions) <= MAX_REVISIONS:
         if len(revisions) == 1:
-            lines.append(f"resource.labels.revision_name={quote(revisions[0])}")
+            lines.append(f"{field}={quote(revisions[0])}")
         else:
-            lines.append("resource.labels.revision_name=(" + " OR ".join(quote(r) for r in revisions) + ")")
+            lines.append(f"{field}=(" + " OR ".join(quote(r) for r in revisions) + ")")
     if term:
         lines.append(quote(term))  # a bare string searches every field of the entry
     return "\n".join(lines)

@@ -19,11 +19,11 @@ from triage.analysis.statuses import FIXED
 from triage.config import ProjectConfig
 from triage.engine.catalog import Catalog
 from triage.engine.literals import rule_literals
-from triage.events import LIB_MARKERS, TRACEBACK_HEAD
 from triage.pipeline import Collected
 from triage.report import sections
 from triage.report.links import add_links
 from triage.report.redact import Redactor
+from triage.traces import LIB_MARKERS, TRACEBACK_HEAD
 
 SCHEMA = "triage.report/v1"
 EXCERPT_LINES = 20
@@ -131,6 +131,11 @@ def issue_dict(issue: Issue, number: str, redactor: Redactor | None = None) -> d
         "fixed_in": issue.fixed_in,
         "fixed_commit": issue.fixed_commit,
         "verified": issue.verified,
+        "location": issue.location or None,
+        "kind": "job" if issue.job else "service",
+        "masked_by": f"{issue.service}:{issue.masked_by}" if issue.masked_by else None,
+        "fix_deployed": issue.fix_deployed,
+        "recovered_at": issue.recovered_at,
         "count": issue.count,
         "first_seen": issue.first_seen,
         "last_seen": issue.last_seen,
@@ -191,13 +196,25 @@ def unclassified(findings: Findings, redactor: Redactor | None = None) -> list[d
     return out
 
 
+def _traffic_note(svc: ServiceState) -> str | None:
+    """'traffic: X 90%, Y 10%' when traffic does not all go to the latest revision, else None."""
+    latest = svc.latest.name if svc.latest else None
+    if svc.kind == "job" or not svc.serving or list(svc.serving) == [latest]:
+        return None
+    return "traffic: " + ", ".join(f"{name} {pct}%" for name, pct in svc.serving.items())
+
+
 def service_dict(svc: ServiceState, history: History) -> dict[str, Any]:
     latest = svc.latest
     return {
         "name": svc.name,
         "display_name": svc.display_name,
         "status": svc.status,
+        "kind": svc.kind,
+        "location": svc.location or None,
         "latest_revision": latest.name if latest else None,
+        "traffic": [{"revision": name, "percent": pct} for name, pct in svc.serving.items()],
+        "traffic_note": _traffic_note(svc),
         "revisions": [r.name for r in svc.revisions],
         "revision_details": [
             {
@@ -216,12 +233,28 @@ def service_dict(svc: ServiceState, history: History) -> dict[str, Any]:
                 "served": r.served,
                 "errors_5xx": r.errors_5xx,
                 "errors_429": r.errors_429,
+                "last_served": r.last_served or None,
+                "location": r.location or None,
             }
             for r in svc.revisions
+            if not r.is_execution
+        ],
+        "executions": [
+            {
+                "name": r.name,
+                "outcome": r.outcome,
+                "first_seen": r.first_seen or None,
+                "last_seen": r.last_seen or None,
+                "tasks_succeeded": r.clean_exits,
+                "tasks_failed": r.exits,
+                "location": r.location or None,
+            }
+            for r in svc.revisions
+            if r.is_execution
         ],
         "entries": svc.entries,
         "impact": service_impact(svc.revisions).as_dict(),
-        "url": history.urls.get(svc.name),
+        "url": history.urls.get(svc.name),  # keyed by name: a name in two regions has no single URL
         "issues": [issue_key(i) for i in svc.issues],
     }
 
@@ -257,6 +290,9 @@ def build(
             d = issue_dict(issue, f"{s_index}.{i_index}", redactor)
             issues_out.append(d)
             numbered.append((issue, d))
+    numbers = {d["id"]: d["number"] for d in issues_out}
+    for d in issues_out:
+        d["masked_by_number"] = f"issue {numbers[d['masked_by']]}" if d["masked_by"] in numbers else None
     model: dict[str, Any] = {
         "schema": SCHEMA,
         "project": project.project or None,

@@ -66,9 +66,19 @@ def summary(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -> s
         parts.append(
             "Open critical/high-severity issues: " + "; ".join(f"{i['title']} ({i['service']})" for i in critical) + "."
         )
-    running = [s.display_name for s in services if s.status == RUNNING]
-    if running:
-        parts.append(f"Running without issues: {', '.join(running)}.")
+    running = [s for s in services if s.status == RUNNING]
+    clean = [s.display_name for s in running if not s.open_issues]
+    # Running, with an open issue: a revision that is not serving has it (a failed rollout, a rollback), or
+    # it stopped by itself on the serving revision.
+    held = [f"{s.display_name} (on {', '.join(s.serving)})" for s in running if s.open_issues
+            and not all(i.recovered_at for i in s.open_issues)]  # fmt: skip
+    recovered = [s.display_name for s in running if s.open_issues and all(i.recovered_at for i in s.open_issues)]
+    if held:
+        parts.append(f"Serving from a healthy revision while a newer one fails: {', '.join(held)}.")
+    if recovered:
+        parts.append(f"Recovered without a deploy (errors stopped): {', '.join(recovered)}.")
+    if clean:
+        parts.append(f"Running without issues: {', '.join(clean)}.")
     return " ".join(parts)
 
 
@@ -92,8 +102,9 @@ def configuration(
             entry = secrets.setdefault(secret, {"name": secret, "env": [], "services": [], "problems": []})
             if env and env not in entry["env"]:
                 entry["env"].append(env)
-            if deploy.service not in entry["services"]:
-                entry["services"].append(deploy.service)
+            sid = history.service_id(deploy.service, deploy.revision, deploy.location)  # issues use ids
+            if sid not in entry["services"]:
+                entry["services"].append(sid)
     for secret in secrets.values():
         secret["referenced"] = True
         secret["required"] = False
@@ -128,9 +139,7 @@ def _dependencies(
         comp = _COMPONENTS.get(i["component"])
         if i["service"] == svc.name and comp and comp not in found:
             found.append(comp)
-    for deploy in history.deploys:
-        if deploy.service != svc.name:
-            continue
+    for deploy in history.deploys_of(svc.name):
         for env, secret in deploy.secrets:
             for pattern, comp in _DEPENDENCY_HINTS:
                 if (pattern.search(env) or pattern.search(secret)) and comp not in found:

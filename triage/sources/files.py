@@ -27,6 +27,7 @@ from triage.records import normalize_timestamp
 from triage.sources import SourceStats
 from triage.sources.decode import HEAD, decoded
 from triage.sources.gunzip import READ_ERRORS, open_gunzip
+from triage.sources.pasted import strip_prefixes
 
 _JSON_OBJECT_START = re.compile(rb'\s*\{\s*(?:"|\}\s*$)')  # {"key"... or {}
 # The first line of a file that ``pull --allow-partial`` kept: {"triage_partial": {"reason": ..., "entries": N}}.
@@ -36,12 +37,6 @@ _PARTIAL_LINE = b'{"' + PARTIAL_KEY.encode() + b'"'
 _BRACE_TEXT = re.compile(rb'\s*\{[^{}"\n]{0,200}\}[ \t]+\S')  # "{req=42} GET /": a text log line
 MAX_LINE = 16 << 20  # bytes of one line that are read (an API entry is at most 256 KB); the rest is counted and dropped
 MAX_NOTES = 20  # malformed-line notes kept per source; the count is always exact
-_TEXT_PREFIX = re.compile(
-    r"^(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*"
-    r"(?:\[?(?P<sev>DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|ALERT|EMERGENCY)\]?:?\s+)?"
-    r"(?P<msg>.*)$",
-    re.DOTALL,
-)
 
 
 def _open_binary(path: str) -> BinaryIO:
@@ -66,16 +61,25 @@ def open_stream(path: str) -> BinaryIO:
     return buffered
 
 
-def text_entry(line: str) -> dict[str, Any]:
-    """Best-effort LogEntry for a plain-text line: a leading timestamp and severity if present."""
-    m = _TEXT_PREFIX.match(line)
-    entry: dict[str, Any] = {"textPayload": line, "logName": "text"}
-    if m and (m["ts"] or m["sev"]):
-        entry["textPayload"] = m["msg"]
-        if m["ts"]:
-            entry["timestamp"] = normalize_timestamp(m["ts"].replace(",", ".").replace(" ", "T", 1))
-        if m["sev"]:
-            entry["severity"] = m["sev"]
+def text_entry(line: str, line_no: int = 0, before: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Best-effort LogEntry for a plain-text line (pasted prefixes stripped, see triage.sources.pasted).
+
+    A line without its own time or container takes those of the line ``before`` it (a wrapped line, a
+    trace's frames), and ``insertId`` carries the line number, so the text keeps its order (records are
+    ordered by time, then insertId)."""
+    before = before or {}
+    p = strip_prefixes(line)
+    entry: dict[str, Any] = {"textPayload": p.message, "logName": "text", "insertId": f"{line_no:012d}"}
+    if p.timestamp:
+        ts = normalize_timestamp(p.timestamp.replace(",", ".").replace(" UTC", "Z").replace(" ", "T", 1))
+    else:
+        ts = before.get("timestamp", "")
+    if ts:
+        entry["timestamp"] = ts
+    if p.severity:
+        entry["severity"] = p.severity
+    if p.instance or "labels" in before:
+        entry["labels"] = {"instanceId": p.instance} if p.instance else before["labels"]
     return entry
 
 
@@ -309,12 +313,14 @@ class FileSource:
                 self._malformed(line_no, f"a JSON {type(item).__name__}, not a LogEntry object")
 
     def _text(self, stream: BinaryIO) -> Iterator[Mapping[str, Any]]:
-        for _, raw in self._lines(stream):
+        before: dict[str, Any] = {}
+        for line_no, raw in self._lines(stream):
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             if not line.strip():
                 continue
             self.stats.entries += 1
-            yield text_entry(line)
+            before = text_entry(line, line_no, before)
+            yield before
 
 
 def _identity(source: FileSource) -> tuple:
