@@ -114,7 +114,8 @@ def test_allow_partial_keeps_the_pages_and_says_so(
     out = tmp_path / "x.jsonl"
     stderr = io.StringIO()
     assert run_pull(fake, transport, out, clock, stderr, quiet=True, allow_partial=True) == 0
-    assert read_lines(out) == fake.entries[:1000]
+    marker, *pages = read_lines(out)  # the partial marker first (files.PARTIAL_KEY), then the pages as they came
+    assert pages == fake.entries[:1000] and marker["triage_partial"]["entries"] == 1000
     assert stderr.getvalue().startswith("note: PARTIAL: pull stopped after 1 pages")
 
 

@@ -7,6 +7,7 @@ is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import sys
@@ -335,6 +336,9 @@ def pull(
     rules: Rules = None,
     disable: Disable = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary.")] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds for the whole pull (default: 3 min per 10k --limit).")
+    ] = None,
     live_args: dict[str, object] | None = None,
 ) -> None:
     """Save Cloud Logging entries to a file, one LogEntry per line as the API returned it."""
@@ -345,6 +349,7 @@ def pull(
     def go() -> int:
         live = _live(args)
         assert live is not None
+        live = dataclasses.replace(live, timeout=timeout)
         keywords = catalog_keywords(rules or (), disable or ()) if args["pushdown"] else ()
         return cmd(live, out, quiet, keywords=keywords)
 
@@ -495,6 +500,7 @@ def ci(
         opts = _options(
             sources, rules, disable, env, config=config, annotations=annotations, live=live, bigquery=bq,
             gcp_project=None if bq else args["project"], redact_patterns=tuple(redact or ()),
+            allow_partial=bool(args["allow_partial"]),
         )  # fmt: skip
         return cmd(opts, ci_opts)
 

@@ -24,7 +24,7 @@ from triage.analysis.history import History
 from triage.engine.matcher import Matcher
 from triage.engine.rules import Condition, Rule
 from triage.fastscan import Aggregate, ChunkResult, init_worker, scan_chunk
-from triage.sources.files import READ_ERRORS, FileSource, open_stream
+from triage.sources.files import READ_ERRORS, FileSource
 
 CHUNK = 16 << 20  # bytes of one task (a file region; workers read it themselves)
 STREAM_CHUNK = 4 << 20  # bytes of one task read from a stream (sent through a pipe, so kept small)
@@ -61,34 +61,15 @@ def fast_ok(sources: Sequence[Any], matcher: Matcher) -> bool:
         return False
     if any(_rule_can_be_light(matcher.catalog.rules[i]) for i in matcher.unfiltered):
         return False  # such a rule must see every line
-    return all(s.path == "-" or _is_json_lines(s.path) for s in sources)
+    # Sniffed through the source itself: a pipe or stdin is opened once, so its head is not lost, and a
+    # gcloud array piped to stdin is an array, not JSON lines.
+    return all(s.kind() == "lines" for s in sources)
 
 
-def _is_json_lines(path: str) -> bool:
-    try:
-        stream = open_stream(path)
-    except OSError:
-        return False
-    try:
-        head = stream.peek(64)[:64]
-    except READ_ERRORS:
-        return False
-    finally:
-        stream.close()
-    return head.lstrip()[:1] == b"{"
-
-
-def _plain_file(path: str) -> bool:
-    if path == "-":
-        return False
-    with open(path, "rb") as f:
-        return f.read(2) != b"\x1f\x8b"
-
-
-def _file_tasks(path: str) -> Iterator[tuple]:
+def _file_tasks(path: str, start: int = 0) -> Iterator[tuple]:
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        lo = 0
+        lo = start  # after the partial marker line, if any
         while lo < size:
             hi = min(size, lo + CHUNK)
             if hi < size:  # end the chunk after a newline
@@ -108,7 +89,9 @@ def _file_tasks(path: str) -> Iterator[tuple]:
 
 def _stream_tasks(source: FileSource) -> Iterator[tuple]:
     """Chunks of a stream (gzip, stdin), each sent with the neighbours' edges as context."""
-    stream = open_stream(source.path)
+    stream = source.open()
+    if source.skip:
+        stream.readline()  # the partial marker line
     prev_tail = b""
     pending = b""
     try:
@@ -133,8 +116,7 @@ def _stream_tasks(source: FileSource) -> Iterator[tuple]:
         if pending:
             yield from _emit(pending, prev_tail, b"")
     finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        source.close(stream)
 
 
 def _read_chunk(stream: Any) -> tuple[bytes, Exception | None]:
@@ -211,7 +193,7 @@ def pool_for(matcher: Matcher) -> Any:
 
 
 def source_entries(source: FileSource, pool: Any, agg: Aggregate) -> Iterator[Mapping[str, Any]]:
-    tasks = _file_tasks(source.path) if _plain_file(source.path) else _stream_tasks(source)
+    tasks = _file_tasks(source.path, source.skip) if source.plain else _stream_tasks(source)
     return full_entries(source, iter(_Pipe(pool, tasks)), agg)
 
 

@@ -121,6 +121,7 @@ def ci_view(opts: RunOptions, ci: CiOptions, sources: Sequence[Source] | None = 
         known=known,
         cutoffs=cutoffs,
         baseline=str(ci.baseline) if ci.baseline else None,
+        allow_partial=opts.allow_partial and opts.live is None,
     )
     return view, analysis.catalog
 

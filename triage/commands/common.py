@@ -23,7 +23,7 @@ from triage.pipeline import Collected, RunStats, collect
 from triage.report import model as report_model
 from triage.report.redact import Redactor, extra_patterns
 from triage.sources import Source
-from triage.sources.files import FileSource
+from triage.sources.files import FileSource, distinct
 
 if TYPE_CHECKING:
     from triage.commands.pull import LiveOptions
@@ -65,6 +65,9 @@ class RunOptions:
     live: LiveOptions | None = None  # --project and friends: read Cloud Logging instead of files
     bigquery: BigQueryOptions | None = None  # --bigquery TABLE: read a Log Analytics view or sink dataset
     gcp_project: str | None = None  # GCP project id for Logs Explorer links (default: the one the logs name)
+    # --allow-partial on a file run: a file marked partial by ``pull --allow-partial`` does not fail ``ci``
+    # by itself (the report still says PARTIAL). A live run keeps its own meaning (LiveOptions).
+    allow_partial: bool = False
 
 
 @dataclass
@@ -122,7 +125,7 @@ def check_outputs(opts: RunOptions, outputs: dict[str, Path | None], *inputs: Pa
 def file_sources(paths: Sequence[str]) -> list[Source]:
     if not paths:
         raise TriageError("no log source given: pass export files (or - for stdin), or --project to read Cloud Logging")
-    return [FileSource(p) for p in paths]
+    return list(distinct([FileSource(p) for p in paths]))
 
 
 def live_sources(opts: RunOptions, matcher: Matcher) -> list[Source]:

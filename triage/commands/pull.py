@@ -10,10 +10,11 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Self, TextIO
@@ -23,6 +24,7 @@ import orjson
 from triage.errors import TriageError
 from triage.sources.cloud import CloudLoggingSource, RetryPolicy
 from triage.sources.cloud_filter import CloudQuery, rfc3339
+from triage.sources.files import PARTIAL_KEY
 
 ENDPOINT_ENV = "TRIAGE_LOGGING_ENDPOINT"
 DEFAULT_SINCE = "1h"
@@ -64,6 +66,7 @@ class LiveOptions:
     api_endpoint: str | None = None  # falls back to $TRIAGE_LOGGING_ENDPOINT
     anonymous: bool = False
     allow_partial: bool = False
+    timeout: float | None = None  # seconds for the whole pull; None: default_timeout(limit)
 
 
 def resolve_window(options: LiveOptions, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -101,10 +104,16 @@ def make_live_options(
     """The CLI's live options, or None for a file run; live-only options without --project are an error."""
     if not project:
         given = {
-            "--service": services, "--since": since, "--from": from_, "--to": to, "--severity": severity,
-            "--limit": limit, "--pushdown": pushdown, "--api-endpoint": api_endpoint,
-            "--anonymous": anonymous, "--allow-partial": allow_partial,
-        }  # fmt: skip
+            "--service": services,
+            "--since": since,
+            "--from": from_,
+            "--to": to,
+            "--severity": severity,
+            "--limit": limit,
+            "--pushdown": pushdown,
+            "--api-endpoint": api_endpoint,
+            "--anonymous": anonymous,
+        }  # fmt: skip (--allow-partial alone is for files: accept one marked partial by a pull)
         used = [name for name, value in given.items() if value]
         if used:
             raise TriageError(f"{', '.join(used)} need --project (they read Cloud Logging)")
@@ -122,6 +131,14 @@ def make_live_options(
         anonymous=anonymous,
         allow_partial=allow_partial,
     )
+
+
+def default_timeout(limit: int | None) -> float:
+    """The whole pull's bound: 3 minutes per 10k entries asked for (at least 5), an hour without --limit.
+    At the ~55 requests/min quota 10k entries take 11 requests: minutes leave room for retries and waits."""
+    if limit is None:
+        return 3600.0
+    return max(300.0, 180.0 * -(-limit // 10_000))
 
 
 def catalog_keywords(rules: Sequence[Path] = (), disable: Sequence[str] = ()) -> tuple[str, ...]:
@@ -162,7 +179,7 @@ def live_source(
         endpoint=options.api_endpoint or os.environ.get(ENDPOINT_ENV) or None,
         anonymous=options.anonymous,
         allow_partial=options.allow_partial,
-        policy=policy,
+        policy=replace(policy or RetryPolicy(), total=options.timeout or default_timeout(options.limit)),
         sleep=sleep,
         clock=clock,
         on_page=on_page,
@@ -213,31 +230,57 @@ class _Progress:
 
 
 def _open_out(path: Path, *, gz: bool) -> BinaryIO:
-    if gz:  # level 6: most of level 9's size at a fraction of its cost
-        return gzip.open(path, "wb", compresslevel=6)  # type: ignore[return-value]
-    return open(path, "wb", buffering=1 << 20)
+    # A fresh file: never through a link or a file someone left at OUT.part (O_EXCL after the unlink).
+    path.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    handle = os.fdopen(os.open(path, flags, 0o644), "wb", buffering=1 << 20)
+    if not gz:
+        return handle
+    # level 6: most of level 9's size at a fraction of its cost. GzipFile closes ``myfileobj`` on close.
+    zipped = gzip.GzipFile(fileobj=handle, mode="wb", compresslevel=6)
+    zipped.myfileobj = handle
+    return zipped  # type: ignore[return-value]
+
+
+def _mark_partial(part: Path, source: CloudLoggingSource, *, gz: bool) -> None:
+    """Put the partial marker in front of what was pulled (``files.PARTIAL_KEY``), so every later run on the
+    file, on any path (fast or not, gzipped or not), reads it first and reports PARTIAL. A gzip output
+    gets it as a member of its own: concatenated members are one valid gzip stream."""
+    why = "; ".join(n for n in source.stats.notes if n.startswith("PARTIAL")) or "the pull stopped early"
+    marker = orjson.dumps({PARTIAL_KEY: {"reason": why, "entries": source.stats.entries}}) + b"\n"
+    marked = part.with_name(part.name + ".marked")
+    with _open_out(marked, gz=False) as handle:
+        handle.write(gzip.compress(marker, compresslevel=6) if gz else marker)
+        with open(part, "rb") as body:
+            shutil.copyfileobj(body, handle, 1 << 20)
+    os.replace(marked, part)
 
 
 def write_entries(source: CloudLoggingSource, out: Path) -> int:
     """One LogEntry per line, as the API returned it; ``.gz`` compresses. Returns the count written.
 
-    Written to ``OUT.part`` and renamed at the end, so a failed pull never leaves a file that looks whole.
+    Written to ``OUT.part`` and renamed at the end, so a failed pull never leaves a file that looks whole;
+    a pull kept with ``--allow-partial`` starts with a marker line that every reader honours.
     """
     if not out.parent.is_dir():
         raise TriageError(f"--out {out}: directory {out.parent} does not exist")
     part = out.with_name(out.name + ".part")
+    gz = out.name.endswith(".gz")
     # orjson writes compact UTF-8 about ten times faster than json.dumps; the line is the entry as it came.
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     count = 0
     try:
-        with _open_out(part, gz=out.name.endswith(".gz")) as handle:
+        with _open_out(part, gz=gz) as handle:
             write = handle.write
             for entry in source.entries():
                 write(dumps(entry, option=newline))
                 count += 1
+        if source.stats.partial:
+            _mark_partial(part, source, gz=gz)
         os.replace(part, out)
     except BaseException:
         part.unlink(missing_ok=True)
+        part.with_name(part.name + ".marked").unlink(missing_ok=True)
         raise
     return count
 

@@ -63,6 +63,38 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+# The nodes a document may stand for once every alias is expanded: rule files are a few thousand at most,
+# a "billion laughs" file of 600 bytes is 9^9. Aliases share one object, but every later walk expands them.
+MAX_EXPANDED_NODES = 200_000
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Node count with aliases expanded, memoised per node: linear in the file, however it multiplies."""
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()  # a recursive alias (an anchor used inside itself) is counted once
+    order: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while order:  # iterative post-order: a deep document must not hit the recursion limit here
+        node, ready = order.pop()
+        if id(node) in sizes or (not ready and id(node) in visiting):
+            continue
+        children = _children(node)
+        if ready or not children:
+            sizes[id(node)] = min(1 + sum(sizes.get(id(c), 0) for c in children), MAX_EXPANDED_NODES + 1)
+            continue
+        visiting.add(id(node))
+        order.append((node, True))
+        order.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
 def load_yaml(path: Path, display: str | None = None) -> Any:
     """Parse one YAML document; errors name the file and line."""
     name = display or str(path)
@@ -70,18 +102,35 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"cannot read: {exc}", path=name) from None
-    loader = _Loader(text)
-    loader.name = name
+    loader = None
     try:
-        return loader.get_single_data()
+        loader = _Loader(text)  # the reader refuses NUL, BEL and other controls here, before any parsing
+        loader.name = name
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_EXPANDED_NODES:
+            raise RuleError(
+                f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (a YAML alias bomb?)",
+                path=name,
+                line=node.start_mark.line + 1,
+            )
+        return loader.construct_document(node)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        what = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        raise RuleError(f"invalid YAML: control character {what} is not allowed", path=name, line=line) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise RuleError(f"invalid YAML: {exc.problem or exc}", path=name, line=line) from None
     except yaml.YAMLError as exc:
         raise RuleError(f"invalid YAML: {exc}", path=name) from None
+    except RecursionError:
+        raise RuleError("invalid YAML: nested too deeply", path=name) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def duplicate_keys(node: Any, path: str = "") -> list[tuple[str, int, int]]:

@@ -96,7 +96,9 @@ def build_ci_view(
     known: frozenset[str] = frozenset(),
     cutoffs: Mapping[str, str] | None = None,
     baseline: str | None = None,
+    allow_partial: bool = False,
 ) -> dict[str, Any]:
+    """``allow_partial``: partial input alone does not fail the check (``ci --allow-partial FILE``)."""
     rank = threshold_rank(fail_on)
     services = [s["name"] for s in model.get("services", ())]
     issues: list[dict[str, Any]] = []
@@ -119,7 +121,7 @@ def build_ci_view(
     ]
     failing = [i["id"] for i in issues if i["failing"]]
     partial = bool(model.get("partial"))
-    exit_code = EXIT_FAIL if failing else EXIT_PARTIAL if partial else EXIT_PASS
+    exit_code = EXIT_FAIL if failing else EXIT_PARTIAL if partial and not allow_partial else EXIT_PASS
     counts = {
         "failing": len(failing),
         "open": sum(1 for i in issues if i["status"] in OPEN and not i["known"]),

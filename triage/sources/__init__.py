@@ -18,6 +18,7 @@ class SourceStats:
     malformed: int = 0
     partial: bool = False  # the source stopped before the end (e.g. a pull failed after some pages)
     notes: list[str] = field(default_factory=list)  # one-line remarks for the report ("line 12: invalid JSON")
+    cut_lines: int = 0  # lines longer than the reader's cap, read only up to it
     rejected: str = ""  # why the source read nothing at all ("the file is empty", "not a log export (binary data)")
 
 

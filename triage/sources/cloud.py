@@ -20,6 +20,7 @@ from triage.sources import SourceStats
 from triage.sources.cloud_filter import CloudQuery, filter_with_fallback
 from triage.sources.cloud_transport import (
     NO_CREDENTIALS,
+    BadPage,
     Endpoint,
     PageFetcher,
     open_pages,
@@ -27,6 +28,9 @@ from triage.sources.cloud_transport import (
 )
 
 PAGE_SIZE = 1000  # the API's maximum
+# Empty pages that still carry a token: the API sends some while it scans a sparse window, a broken or
+# hostile server sends them for ever. Past this many in a row the pull stops with an error.
+MAX_EMPTY_PAGES = 100
 RETRYABLE_CODES = frozenset({429, 500, 503, 504})
 
 
@@ -36,7 +40,8 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 32.0
     requests_per_minute: int | None = 55  # under the ~60/min quota, headroom for other readers; None: off
-    timeout: float = 60.0  # per request
+    timeout: float = 60.0  # total deadline of one request (not per read)
+    total: float | None = None  # the whole pull (``--timeout``): no request or retry starts past it
 
     def delay(self, retry: int, rand: Callable[[], float]) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, so delays still grow."""
@@ -77,6 +82,8 @@ def describe(exc: BaseException, query: CloudQuery, filter_: str) -> tuple[bool,
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as auth_exc
 
+    if isinstance(exc, BadPage):
+        return False, str(exc)
     if isinstance(exc, gexc.RetryError):
         return True, f"Cloud Logging kept failing: {exc.message}"
     if isinstance(exc, auth_exc.TransportError):  # fetching a token failed on the network
@@ -141,7 +148,9 @@ class CloudLoggingSource:
         self.retries = 0
         self.sleeps: list[float] = []  # backoff delays requested, in order (tests and diagnostics)
         self._sleep = sleep
+        self._clock = clock
         self._rand = rand
+        self._deadline: float | None = None
         self._pacer = Pacer(self.policy.requests_per_minute, clock, sleep)
         self.on_page = on_page  # called after each page: progress displays
 
@@ -158,6 +167,9 @@ class CloudLoggingSource:
         fetcher = self.open()
         remaining = self.query.limit
         token: str | None = None
+        seen: set[str] = set()  # every token sent: one coming back again would loop for ever
+        empty = 0
+        self._deadline = None if self.policy.total is None else self._clock() + self.policy.total
         try:
             while remaining is None or remaining > 0:
                 size = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
@@ -176,9 +188,32 @@ class CloudLoggingSource:
                     self.on_page(self)
                 if next_token is None:
                     break
+                empty = 0 if page else empty + 1
+                stuck = self._stuck(next_token, seen, empty)
+                if stuck:
+                    self._stop(stuck)
+                    return
+                seen.add(next_token)
                 token = next_token
         finally:
             fetcher.close()
+
+    @staticmethod
+    def _stuck(token: str, seen: set[str], empty: int) -> str | None:
+        if token in seen:
+            return "Cloud Logging sent a page token it had sent before: paging would never end"
+        if empty >= MAX_EMPTY_PAGES:
+            return f"Cloud Logging sent {empty} empty pages in a row, each with a next page token: paging stopped"
+        return None
+
+    def _left(self) -> float | None:
+        """Seconds left of the whole pull (None: unbounded); _PageFailed once it is spent."""
+        if self._deadline is None:
+            return None
+        left = self._deadline - self._clock()
+        if left <= 0:
+            raise _PageFailed(f"the pull took longer than --timeout {self.policy.total:g} s")
+        return left
 
     def _fetch(self, fetcher: PageFetcher, token: str | None, size: int) -> tuple[list[dict[str, Any]], str | None]:
         retry = 0
@@ -186,7 +221,9 @@ class CloudLoggingSource:
             self._pacer.wait()  # retries count against the quota too
             self.requests += 1
             try:
-                return fetcher.fetch(token, size)
+                return fetcher.fetch(token, size, self._left())
+            except _PageFailed:
+                raise
             except Exception as exc:
                 retryable, message = describe(exc, self.query, self.filter)
                 if not retryable:
@@ -194,6 +231,9 @@ class CloudLoggingSource:
                 if retry + 1 >= self.policy.attempts:
                     raise _PageFailed(f"{message} (gave up after {retry + 1} attempts)") from exc
                 delay = self.policy.delay(retry, self._rand)
+                left = self._left()
+                if left is not None and delay >= left:
+                    raise _PageFailed(f"{message} (no time left under --timeout {self.policy.total:g} s)") from exc
                 self.sleeps.append(delay)
                 self.retries += 1
                 retry += 1

@@ -11,6 +11,7 @@ google-cloud-logging, google-auth and grpc are imported inside functions: file r
 from __future__ import annotations
 
 import ipaddress
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -81,8 +82,39 @@ def load_credentials(endpoint: Endpoint, anonymous: bool) -> Any:
     return credentials
 
 
+class BadPage(Exception):
+    """The server answered, but not with a page: a body that is not an object, entries that are not a list
+    of objects, a token that is not a string. Never retried, never turned into entries."""
+
+
+class RequestDeadline(TimeoutError):
+    """No complete response within the request's total deadline (a server sending a byte now and then
+    never trips a per-read timeout)."""
+
+
+def check_page(response: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """The entries and next token of an ``entries.list`` body, or BadPage."""
+    if not isinstance(response, dict):
+        raise BadPage(f"Cloud Logging returned a {type(response).__name__} body, not a page object")
+    entries = response.get("entries", [])
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise BadPage(f'Cloud Logging returned "entries" as a {type(entries).__name__}, not a list')
+    odd = next((e for e in entries if not isinstance(e, dict)), None)
+    if odd is not None:
+        raise BadPage(f"Cloud Logging returned an entry that is a {type(odd).__name__}, not an object")
+    token = response.get("nextPageToken")
+    if token is not None and not isinstance(token, str):
+        raise BadPage(f"Cloud Logging returned a nextPageToken that is a {type(token).__name__}")
+    # The API omits nextPageToken on the last page; treat "" the same so we never loop on it.
+    return entries, token or None
+
+
 class PageFetcher(Protocol):
-    def fetch(self, page_token: str | None, page_size: int) -> tuple[list[dict[str, Any]], str | None]: ...
+    def fetch(
+        self, page_token: str | None, page_size: int, deadline: float | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
 
     def close(self) -> None: ...
 
@@ -108,19 +140,40 @@ class RestPages:
         self._body = {"resourceNames": [f"projects/{project}"], "filter": filter_, "orderBy": order_by}
         self._timeout = timeout
 
-    def fetch(self, page_token: str | None, page_size: int) -> tuple[list[dict[str, Any]], str | None]:
+    def fetch(
+        self, page_token: str | None, page_size: int, deadline: float | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         body: dict[str, Any] = {**self._body, "pageSize": page_size}
         if page_token:
             body["pageToken"] = page_token
-        # expect_json=False: the raw bytes, decoded by orjson at several times the speed of requests' json.
-        raw = self._api_request(
-            method="POST", path="/entries:list", data=body, timeout=self._timeout, expect_json=False
-        )
-        response = orjson.loads(raw) if raw else {}
-        if not isinstance(response, dict):
-            return [], None
-        # The API omits nextPageToken on the last page; treat "" the same so we never loop on it.
-        return response.get("entries") or [], response.get("nextPageToken") or None
+        limit = self._timeout if deadline is None else min(self._timeout, deadline)
+        # requests' timeout bounds each read, not the request: a byte every 20 s holds it for ever. The call
+        # runs in a thread and is abandoned at the deadline (its connection is closed, the read then fails).
+        done: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                # expect_json=False: the raw bytes, decoded by orjson at several times requests' json speed.
+                done["raw"] = self._api_request(
+                    method="POST", path="/entries:list", data=body, timeout=limit, expect_json=False
+                )
+            except BaseException as exc:  # handed to the caller's thread
+                done["error"] = exc
+
+        worker = threading.Thread(target=call, name="triage-page", daemon=True)
+        worker.start()
+        worker.join(limit)
+        if worker.is_alive():
+            self._client._http.close()  # drop the pooled connections; the next request opens a new one
+            raise RequestDeadline(f"no complete response within {limit:g} s (request deadline)")
+        if "error" in done:
+            raise done["error"]
+        raw = done.get("raw")
+        try:
+            response = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError as exc:
+            raise BadPage(f"Cloud Logging returned a body that is not JSON ({exc})") from None
+        return check_page(response)
 
     def close(self) -> None:
         self._client.close()
@@ -171,12 +224,14 @@ class GrpcPages:
             self._credentials.refresh(Request())
         return (("authorization", f"Bearer {self._credentials.token}"),)
 
-    def fetch(self, page_token: str | None, page_size: int) -> tuple[list[dict[str, Any]], str | None]:
+    def fetch(
+        self, page_token: str | None, page_size: int, deadline: float | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         request = self._request_type(**self._base, page_size=page_size, page_token=page_token or "")
-        # retry=None: the library would otherwise retry 500/503/504 for about 60 s on its own.
-        pager = self._client.list_log_entries(
-            request=request, retry=None, timeout=self._timeout, metadata=self._metadata()
-        )
+        limit = self._timeout if deadline is None else min(self._timeout, deadline)
+        # retry=None: the library would otherwise retry 500/503/504 for about 60 s on its own. A gRPC
+        # timeout is a deadline for the whole call, not per read.
+        pager = self._client.list_log_entries(request=request, retry=None, timeout=limit, metadata=self._metadata())
         response = next(iter(pager.pages))  # the first page only: the source drives paging
         raw = type(response).pb(response)
         # MessageToDict gives the REST shape: camelCase keys, enums as names, int64 as strings.

@@ -8,21 +8,34 @@ malformed with its line number, never fatal.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import itertools
 import json
+import os
+import stat
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
+import regex as re
 
 from triage.errors import InputError
 from triage.records import normalize_timestamp
 from triage.sources import SourceStats
+from triage.sources.decode import HEAD, decoded
 from triage.sources.gunzip import READ_ERRORS, open_gunzip
 from triage.sources.pasted import strip_prefixes
 
+_JSON_OBJECT_START = re.compile(rb'\s*\{\s*(?:"|\}\s*$)')  # {"key"... or {}
+# The first line of a file that ``pull --allow-partial`` kept: {"triage_partial": {"reason": ..., "entries": N}}.
+# Every reader skips it and marks the source partial, so a later check on the file cannot pass as whole.
+PARTIAL_KEY = "triage_partial"
+_PARTIAL_LINE = b'{"' + PARTIAL_KEY.encode() + b'"'
+_BRACE_TEXT = re.compile(rb'\s*\{[^{}"\n]{0,200}\}[ \t]+\S')  # "{req=42} GET /": a text log line
+MAX_LINE = 16 << 20  # bytes of one line that are read (an API entry is at most 256 KB); the rest is counted and dropped
 MAX_NOTES = 20  # malformed-line notes kept per source; the count is always exact
 
 
@@ -70,19 +83,105 @@ def text_entry(line: str, line_no: int = 0, before: Mapping[str, Any] | None = N
     return entry
 
 
+def _kind(head: bytes) -> str:
+    """The format of a decoded head: empty, binary, array, lines (JSON lines) or text."""
+    if not head.strip():
+        return "empty" if len(head) < HEAD else "text"
+    first = head.lstrip()[:1]
+    if b"\x00" in head[:64] or first == b"\x89":
+        # NUL bytes (PNG, archives) never occur in a JSON or text log export (UTF-16 was decoded already).
+        return "binary"
+    if first == b"[":
+        return "array"
+    if first != b"{":
+        return "text"
+    lines = head.splitlines()
+    complete = lines if len(head) < HEAD or head.endswith(b"\n") else lines[:-1]
+    if not complete or any(line.strip() == b"{" for line in complete[:1]):
+        return "lines"  # one first line longer than the head, or a pretty-printed object: JSON
+    # A line that opens a JSON object with a key is JSON lines, even when it does not parse (cut, too deep:
+    # each is then a counted malformed entry). "{request_id=42} GET /" or "{main} started" (a brace group,
+    # then words: never JSON) is a text log whose lines start with a brace, not thousands of malformed entries.
+    if any(_JSON_OBJECT_START.match(line) for line in complete[:20]):
+        return "lines"
+    return "text" if _BRACE_TEXT.match(complete[0]) else "lines"
+
+
 class FileSource:
-    """One file (or stdin) of LogEntry mappings."""
+    """One file (or stdin, a pipe, a FIFO) of LogEntry mappings."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.name = "<stdin>" if path == "-" else path
         self.stats = SourceStats()
+        self.regular = False  # a regular file: may be reopened (sniffing, the fast path's chunks)
+        self.encoding = "utf-8"
+        self.gzipped = False
+        self._kind: str | None = None
+        self.skip = 0  # bytes of the decoded content before the first entry (the partial marker line)
+        self._stream: BinaryIO | None = None  # the one stream of a pipe, FIFO or stdin
         if path != "-":
             p = Path(path)
             if not p.exists():
                 raise InputError(f"{path}: no such file")
             if p.is_dir():
                 raise InputError(f"{path}: is a directory")
+            self.regular = stat.S_ISREG(os.stat(path).st_mode)
+
+    @property
+    def plain(self) -> bool:
+        """The bytes on disk are the UTF-8 lines themselves (no gzip, BOM or UTF-16): readable by offset."""
+        return self.regular and not self.gzipped and self.encoding == "utf-8"
+
+    def open(self) -> BinaryIO:
+        """The content as UTF-8 bytes: gunzipped, BOM removed, UTF-16 transcoded.
+
+        A pipe, a FIFO or stdin is opened once: every call returns the same stream, so the format is sniffed
+        from bytes that are still read afterwards (reopening ``<(cat f)`` would find it drained)."""
+        if self._stream is not None:
+            return self._stream
+        raw = _open_binary(self.path)
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        self.gzipped = buffered.peek(2)[:2] == b"\x1f\x8b"
+        stream, self.encoding = decoded(
+            open_gunzip(buffered) if self.gzipped else buffered, own=raw is not sys.stdin.buffer
+        )
+        if not self.regular:
+            self._stream = stream
+        return stream
+
+    def close(self, stream: BinaryIO) -> None:
+        if stream is self._stream:
+            self._stream = None
+        stream.close()
+
+    def kind(self) -> str:
+        """empty, binary, array, lines or text (sniffed once; read errors count as lines, reported on reading)."""
+        if self._kind is None:
+            try:
+                stream = self.open()
+                try:
+                    head = stream.peek(HEAD)[:HEAD]
+                finally:
+                    if self.regular:
+                        stream.close()
+            except READ_ERRORS:
+                head = b"{"
+            self._kind = _kind(head)
+            if head.startswith(_PARTIAL_LINE):
+                self._partial_marker(head.split(b"\n", 1)[0])
+            if self.encoding != "utf-8":
+                self.stats.notes.append(f"{self.name}: decoded as {self.encoding}")
+        return self._kind
+
+    def _partial_marker(self, line: bytes) -> None:
+        self.skip = len(line) + 1
+        self.stats.partial = True
+        try:
+            reason = str(orjson.loads(line)[PARTIAL_KEY]["reason"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            reason = "the pull stopped early"
+        self.stats.notes.append(f"{self.name}: PARTIAL: written by pull --allow-partial ({reason})")
 
     def _malformed(self, line_no: int, why: str) -> None:
         self.stats.malformed += 1
@@ -90,31 +189,26 @@ class FileSource:
             self.stats.notes.append(f"{self.name}:{line_no}: {why}")
 
     def entries(self) -> Iterator[Mapping[str, Any]]:
-        stream = open_stream(self.path)
+        kind = self.kind()
+        stream = self.open()
         try:
-            yield from self._entries(stream)
+            yield from self._entries(stream, kind)
         except READ_ERRORS as exc:
             # A truncated or corrupt gzip, or a read error: keep what came, say the file is incomplete.
             self.stats.partial = True
             self.stats.notes.append(f"{self.name}: read stopped early: {exc}")
         finally:
-            if stream is not sys.stdin.buffer:
-                stream.close()
+            self.close(stream)
 
-    def _entries(self, stream: BinaryIO) -> Iterator[Mapping[str, Any]]:
-        head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
-        first = head.lstrip()[:1]
-        if not head.strip() and not stream.peek(1):
+    def _entries(self, stream: BinaryIO, kind: str) -> Iterator[Mapping[str, Any]]:
+        if kind == "empty":
             # Nothing was read, so nothing is counted: entries == parsed + malformed holds at 0.
             self.stats.rejected = "the input is empty"
-            return
-        if b"\x00" in head or first == b"\x89":
-            # NUL bytes (PNG, archives, UTF-16 without BOM) never occur in a JSON or text log export.
+        elif kind == "binary":
             self.stats.rejected = "not a log export (binary data)"
-            return
-        if first == b"[":
+        elif kind == "array":
             yield from self._array(stream.read())
-        elif first == b"{":
+        elif kind == "lines":
             yield from self._json_lines(stream)
         else:
             yield from self._text(stream)
@@ -180,8 +274,30 @@ class FileSource:
             self.stats.notes.append(f"{self.name}: the JSON array is not closed (truncated export?): {exc}")
         yield from self._items(numbered)
 
+    def _lines(self, stream: BinaryIO, first: int = 1) -> Iterator[tuple[int, bytes]]:
+        """(line number, line) with each line capped at MAX_LINE bytes: the rest of a longer one is read in
+        pieces and dropped, with a note, so a 200 MB line (or a gzip bomb without newlines) costs 1 MB."""
+        for line_no in itertools.count(first):
+            raw = stream.readline(MAX_LINE + 1)
+            if not raw:
+                return
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                dropped = 0
+                while (piece := stream.readline(1 << 20)) and not piece.endswith(b"\n"):
+                    dropped += len(piece)
+                dropped += len(piece) + 1  # the byte past the cap, then the rest
+                self.stats.cut_lines += 1
+                if self.stats.cut_lines <= MAX_NOTES:
+                    self.stats.notes.append(
+                        f"{self.name}:{line_no}: line longer than {MAX_LINE:,} bytes: {dropped:,} bytes after it dropped"
+                    )
+                raw = raw[:MAX_LINE]
+            yield line_no, raw
+
     def _json_lines(self, stream: BinaryIO) -> Iterator[Mapping[str, Any]]:
-        for line_no, raw in enumerate(stream, 1):
+        if self.skip:
+            stream.readline()  # the partial marker: not an entry
+        for line_no, raw in self._lines(stream, 1 + bool(self.skip)):
             line = raw.strip()
             if not line:
                 continue
@@ -198,10 +314,46 @@ class FileSource:
 
     def _text(self, stream: BinaryIO) -> Iterator[Mapping[str, Any]]:
         before: dict[str, Any] = {}
-        for line_no, raw in enumerate(stream, 1):
+        for line_no, raw in self._lines(stream):
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             if not line.strip():
                 continue
             self.stats.entries += 1
             before = text_entry(line, line_no, before)
             yield before
+
+
+def _identity(source: FileSource) -> tuple:
+    if source.path == "-":
+        return ("-",)
+    st = os.stat(source.path)
+    return (st.st_dev, st.st_ino)
+
+
+def _digest(path: str) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.digest()
+
+
+def distinct(sources: list[FileSource]) -> list[FileSource]:
+    """Each input once: the same path given twice (a link, ``./a`` and ``a``) or a byte-identical copy
+    would double every count. The first by name is kept and says, in a note, what it stands for."""
+    kept: dict[tuple, FileSource] = {}
+    by_size: dict[int, list[FileSource]] = {}
+    for source in sorted(sources, key=lambda s: s.name):
+        twin = kept.get(_identity(source))
+        if twin is None and source.regular:
+            size = os.path.getsize(source.path)
+            # Contents are compared only between files of the same size: no hashing in the common case.
+            same = [o for o in by_size.get(size, []) if _digest(o.path) == _digest(source.path)]
+            twin = same[0] if same else None
+            by_size.setdefault(size, []).append(source)
+        if twin is None:
+            kept[_identity(source)] = source
+            continue
+        how = "the same file" if _identity(twin) == _identity(source) else "a byte-identical copy"
+        twin.stats.notes.append(f"{source.name} is {how} as {twin.name}: read once")
+    return list(kept.values())
