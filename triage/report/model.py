@@ -19,7 +19,7 @@ from triage.analysis.statuses import FIXED
 from triage.config import ProjectConfig
 from triage.engine.catalog import Catalog
 from triage.engine.literals import rule_literals
-from triage.pipeline import Collected
+from triage.pipeline import Collected, RunStats
 from triage.report import sections
 from triage.report.links import add_links
 from triage.report.redact import Redactor
@@ -259,6 +259,30 @@ def service_dict(svc: ServiceState, history: History) -> dict[str, Any]:
     }
 
 
+def stats_dict(stats: RunStats, coverage: float) -> dict[str, Any]:
+    """The run's counts, each with its parts, so the report can show that they add up.
+
+    entries = malformed + records; records = events + joined_lines (continuation lines reassembled into a
+    multi-line event); error_events = matched_error_events + unmatched_error_events; matched_events =
+    matched_error_events + matched_other_events (events below error level a rule also matches: a WARNING
+    container exit, a probe result, a Ready condition)."""
+    records = stats.entries - stats.malformed
+    matched_errors = stats.error_events - stats.unmatched_error_events
+    return {
+        "entries": stats.entries,
+        "malformed": stats.malformed,
+        "records": records,
+        "events": stats.events,
+        "joined_lines": max(0, records - stats.events),
+        "error_events": stats.error_events,
+        "matched_events": stats.matched_events,
+        "matched_error_events": matched_errors,
+        "matched_other_events": stats.matched_events - matched_errors,
+        "unmatched_error_events": stats.unmatched_error_events,
+        "coverage": coverage,
+    }
+
+
 def build(
     collected: Collected,
     services: Sequence[ServiceState],
@@ -301,15 +325,7 @@ def build(
         "gcp_project": gcp_project or main_project(history) or None,
         "partial": stats.partial,
         "window": {"start": history.first_ts or None, "end": history.last_ts or None},
-        "stats": {
-            "entries": stats.entries,
-            "malformed": stats.malformed,
-            "events": stats.events,
-            "error_events": stats.error_events,
-            "matched_events": stats.matched_events,
-            "unmatched_error_events": stats.unmatched_error_events,
-            "coverage": findings.coverage,
-        },
+        "stats": stats_dict(stats, findings.coverage),
         "sources": stats.sources,
         "services": [service_dict(s, history) for s in services],
         "issues": issues_out,
