@@ -11,8 +11,12 @@ import orjson
 
 from tests.scenario_logs import (
     PG_TRACE,
+    REDIS_TRACE,
     crash,
     crash_loop_db,
+    deploy,
+    healthy,
+    ready,
     text,
 )
 from triage.commands.common import RunOptions, build_model, run_analysis
@@ -69,3 +73,98 @@ def test_summary_counts_add_up_and_say_what_each_counts():
         f"{st['matched_events']} events match a rule in all: those {st['matched_error_events']} error events and "
         f"{st['matched_other_events']} below error level" in header
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Required Secrets Verification
+# ---------------------------------------------------------------------------------------------------------
+
+SECRET_KEY_TRACE = """Traceback (most recent call last):
+  File "/app/main.py", line 4, in <module>
+    settings = Settings()
+  File "/app/settings.py", line 30, in __init__
+    raise ValueError("SECRET_KEY must be explicitly set in staging/production environments")
+ValueError: SECRET_KEY must be explicitly set in staging/production environments"""
+DENIED = ("Ready condition status changed to False for Revision pay-00002-p2b with message: "
+          "spec.template.spec.containers[0].env[0].value_from.secret_key_ref.name: Permission denied on secret: "
+          "projects/123456789012/secrets/pay-api-key/versions/latest for Revision service account "
+          "123456789012-compute@developer.gserviceaccount.com.")  # fmt: skip
+SHOP_SECRETS = (("POSTGRES_HOST", "shop-pg-host"), ("POSTGRES_PORT", "shop-pg-port"),
+                ("POSTGRES_PASSWORD", "shop-pg-password"), ("REDIS_URL", "shop-redis-url"))  # fmt: skip
+
+
+def secrets_export() -> list[dict]:
+    """shop: PostgreSQL refuses at import (open); login: SECRET_KEY fails validation (open); pay: Secret
+    Manager denies its key (open); cache: Redis refused in r1, fixed by r2 that serves (FIXED)."""
+    out = [deploy(0, "shop", "shop-00001-s1a", "c1", SHOP_SECRETS)]
+    out += [*crash(10, "shop", "shop-00001-s1a", "s0", PG_TRACE), *crash(50, "shop", "shop-00001-s1a", "s1", PG_TRACE)]
+    out.append(ready(90, "shop", "shop-00001-s1a", False))
+    out.append(
+        deploy(
+            100, "login", "login-00001-a1a", "c2", (("SECRET_KEY", "login-secret-key"), ("JWT_SECRET_KEY", "login-jwt"))
+        )
+    )
+    out += [
+        *crash(110, "login", "login-00001-a1a", "a0", SECRET_KEY_TRACE),
+        ready(150, "login", "login-00001-a1a", False),
+    ]
+    out += [
+        deploy(200, "pay", "pay-00001-p1a", "c3", (("API_KEY", "pay-api-key"),)),
+        *healthy(210, "pay", "pay-00001-p1a", "p0"),
+    ]
+    out.append(deploy(400, "pay", "pay-00002-p2b", "c4", (("API_KEY", "pay-api-key"),)))
+    denied = ready(410, "pay", "pay-00002-p2b", False)
+    denied["protoPayload"]["status"]["message"] = DENIED
+    out.append(denied)
+    out.append(deploy(500, "cache", "cache-00001-c1a", "c5", (("REDIS_URL", "cache-redis-url"),)))
+    out += [*crash(510, "cache", "cache-00001-c1a", "k0", REDIS_TRACE), ready(550, "cache", "cache-00001-c1a", False)]
+    out += [deploy(600, "cache", "cache-00002-c2b", "c6", (("REDIS_URL", "cache-redis-url"),)),
+            *healthy(610, "cache", "cache-00002-c2b", "k1", requests=10)]  # fmt: skip
+    return out
+
+
+def test_a_secret_is_ok_only_when_no_open_issue_points_at_its_value():
+    expected = {
+        ("shop", "postgres-connection-refused"): "PENDING",
+        ("login", "secret-key-invalid"): "PENDING",
+        ("pay", "secret-access-denied"): "PENDING",
+        ("cache", "redis-connection-failed"): "FIXED",
+    }
+    model, md = run(secrets_export())
+    got = {(i["service"], i["rule"]): i["status"] for i in model["issues"]}
+    assert {k: got.get(k) for k in expected} == expected
+    numbers = {(i["service"], i["rule"]): i["number"] for i in model["issues"]}
+    secrets = {s["name"]: s for s in model["configuration"]["secrets"]}
+    implicated = {name: [x["number"] for x in s["implicated_by"]] for name, s in secrets.items()}
+    pg, key, denied = (numbers[k] for k in list(expected)[:3])
+    assert implicated == {
+        "shop-pg-host": [pg],  # the host/port that refuses connections
+        "shop-pg-port": [pg],
+        "shop-pg-password": [],  # a refused connection says nothing about the password
+        "shop-redis-url": [],
+        "login-secret-key": [key],  # the SECRET_KEY that fails validation
+        "login-jwt": [],  # JWT_SECRET_KEY is not SECRET_KEY
+        "pay-api-key": [denied],  # the secret Secret Manager denies
+        "cache-redis-url": [],  # its issue is FIXED
+    }
+    assert {name for name, s in secrets.items() if s["ok"]} == {
+        "shop-pg-password", "shop-redis-url", "login-jwt", "cache-redis-url"
+    }  # fmt: skip
+    assert f"- ⚠️ shop-pg-host (POSTGRES_HOST): issue {pg} (PostgreSQL connection refused, PENDING): " in md
+    assert "connections to 10.0.0.3:5432 fail: check the address it holds" in md
+    assert f"- ⚠️ login-secret-key (SECRET_KEY): issue {key} (SECRET_KEY validation fails, PENDING)" in md
+    assert f"- ⚠️ pay-api-key (API_KEY): issue {denied} (Secret Manager secret not accessible, PENDING)" in md
+    assert "- ✅ shop-pg-password (POSTGRES_PASSWORD)\n" in md
+    assert "- ✅ cache-redis-url (REDIS_URL)\n" in md
+
+
+def test_a_rejected_login_implicates_the_credentials_not_the_address():
+    out = [deploy(0, "shop", "shop-00001-s1a", "c1", SHOP_SECRETS)]
+    for i in range(2):
+        out += crash(10 + 40 * i, "shop", "shop-00001-s1a", f"s{i}",
+                     'psycopg2.OperationalError: FATAL:  password authentication failed for user "shop"')  # fmt: skip
+    out.append(ready(90, "shop", "shop-00001-s1a", False))
+    model, _ = run(out)
+    assert {i["rule"]: i["status"] for i in model["issues"]}["database-auth-failed"] == "PENDING"
+    secrets = {s["name"]: bool(s["implicated_by"]) for s in model["configuration"]["secrets"]}
+    assert secrets == {"shop-pg-host": False, "shop-pg-port": False, "shop-pg-password": True, "shop-redis-url": False}
