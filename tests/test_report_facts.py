@@ -168,3 +168,70 @@ def test_a_rejected_login_implicates_the_credentials_not_the_address():
     assert {i["rule"]: i["status"] for i in model["issues"]}["database-auth-failed"] == "PENDING"
     secrets = {s["name"]: bool(s["implicated_by"]) for s in model["configuration"]["secrets"]}
     assert secrets == {"shop-pg-host": False, "shop-pg-port": False, "shop-pg-password": True, "shop-redis-url": False}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Startup Sequence Problems
+# ---------------------------------------------------------------------------------------------------------
+
+KEYERR_IMPORT = """Traceback (most recent call last):
+  File "/app/main.py", line 3, in <module>
+    from app.settings import settings
+  File "/app/settings.py", line 7, in <module>
+    DATABASE_URL = os.environ["DATABASE_URL"]
+  File "<frozen os>", line 679, in __getitem__
+KeyError: 'DATABASE_URL'"""
+
+
+def startup_export() -> list[dict]:
+    """cache: Redis refused at import (2 instances); shop: PostgreSQL refused at import (3 instances);
+    inv: DATABASE_URL missing at import; every revision fails its probes and is not Ready; no request."""
+    out: list[dict] = []
+    for svc, trace, n in (("cache", REDIS_TRACE, 2), ("shop", PG_TRACE, 3), ("inv", KEYERR_IMPORT, 2)):
+        rev = f"{svc}-00001-x1a"
+        out.append(deploy(0, svc, rev, "c1"))
+        for i in range(n):
+            out += crash(10 + 40 * i, svc, rev, f"{svc}{i}", trace)
+        out.append(ready(10 + 40 * n, svc, rev, False))
+    return out
+
+
+def test_startup_problems_say_what_the_issues_have_in_common():
+    model, md = run(startup_export())
+    numbers = {i["rule"]: i["number"] for i in model["issues"]}
+    assert set(numbers) == {"redis-connection-failed", "postgres-connection-refused", "missing-config-env"}
+    redis, pg, env = (
+        numbers["redis-connection-failed"],
+        numbers["postgres-connection-refused"],
+        numbers["missing-config-env"],
+    )
+    patterns = {p["kind"]: p for p in model["architecture"]["startup_patterns"]}
+    assert {k: sorted(p["issues"]) for k, p in patterns.items()} == {
+        "connect_at_startup": sorted([redis, pg]),
+        "config_at_startup": [env],
+        "no_retry": sorted([redis, pg]),  # every instance that failed to connect exited
+        "probe_gives_up": sorted([redis, pg, env]),
+    }
+    assert patterns["connect_at_startup"]["text"].startswith("Connections are opened and validated at import time")
+    assert f"{redis} Redis" in patterns["connect_at_startup"]["text"]
+    assert f"{pg} PostgreSQL" in patterns["connect_at_startup"]["text"]
+    assert f"issue {env} DATABASE_URL" in patterns["config_at_startup"]["text"]
+    assert f"{pg} with 3 exits" in patterns["no_retry"]["text"]
+    section = md.split("### Startup Sequence Problems\n", 1)[1].split("\n## ", 1)[0]
+    # Traits, not the issue list again: no issue title is repeated there.
+    assert not any(i["title"] in section for i in model["issues"])
+    assert "1. Connections are opened and validated at import time" in section
+    assert "Startup probes time out before the service can recover" in section
+    # A startup failure no request reached: the impact line says what the logs measured, not "0 requests".
+    assert "0 requests" not in md and "(0 5xx" not in md
+    assert "**Impact**: at startup (before instances became ready); 3 instance(s)," in md
+
+
+def test_a_retry_that_ends_before_the_exit_is_not_called_missing():
+    """Two instances hit the refused database, only one exited: "every instance exited" is not claimed."""
+    svc, rev = "shop", "shop-00001-x1a"
+    out = [deploy(0, svc, rev, "c1"), *crash(10, svc, rev, "s0", PG_TRACE)]
+    out += [text(60, svc, rev, "s1", PG_TRACE), ready(90, svc, rev, False)]
+    model, _ = run(out)
+    kinds = {p["kind"] for p in model["architecture"]["startup_patterns"]}
+    assert "connect_at_startup" in kinds and "no_retry" not in kinds

@@ -16,6 +16,7 @@ from triage.analysis.issues import Issue
 from triage.analysis.services import DEPLOYING, FAILED, RUNNING, ServiceState
 from triage.analysis.statuses import NEEDS_ACTION, OPEN
 from triage.config import ProjectConfig
+from triage.engine.rules import Rule
 
 # Dependency hints from env var / secret names and from rule components.
 _DEPENDENCY_HINTS = (
@@ -241,18 +242,93 @@ def architecture(
         found = _dependencies(svc, issues, history, (known or {}).get(svc.name, ()))
         if found:
             deps.append({"service": svc.name, "display_name": svc.display_name, "depends_on": found})
-    startup = []
-    for i in issues:
-        if i["category"] == "startup" or i.get("phase") == "startup":
-            startup.append(
-                f"{i['title']} in {i['service']} ({i['count']}x, revisions {', '.join(i['revisions']) or 'unknown'})"
-            )
+    patterns = startup_patterns(services, issues)
+    startup = [p["text"] for p in patterns]
     loops = [s for s in services if s.latest and s.latest.starts >= 3 and s.latest.failed]
     for s in loops:
         startup.append(
             f"{s.display_name} is crash-looping: {s.latest.starts} instance starts of {s.latest.name} failed"
         )
-    return {"dependencies": deps, "startup_problems": startup}
+    return {"dependencies": deps, "startup_problems": startup, "startup_patterns": patterns}
+
+
+_STORE_NAMES = {**_COMPONENTS, "mongodb": "MongoDB"}
+_PROBE_RULES = frozenset({"startup-probe-failed", "container-failed-to-listen"})
+_EXIT_RULE = "container-exit-nonzero"
+
+
+def _refs(items: Sequence[tuple[str, str]]) -> str:
+    """'issues 1.1 Redis, 2.1 PostgreSQL' / 'issue 1.2'."""
+    parts = [f"{n} {what}" if what else n for n, what in items]
+    return ("issues " if len(parts) > 1 else "issue ") + ", ".join(parts)
+
+
+def _chain(issue: Issue) -> list[Rule]:
+    return [issue.rule, *(s.rule for s in issue.symptoms)]
+
+
+def startup_patterns(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the startup issues have in common, each trait with the issues that show it.
+
+    Traits: dependencies connected to while the app starts (import time or a startup hook); configuration
+    validated at import; no retry that outlasts the failure (every instance that hit it exited); startup
+    probes and the Ready check that give up before the service recovers."""
+    by_id = {i["id"]: i for i in issues}
+    startup = [(i, by_id[f"{i.service}:{i.rule.id}"]) for s in services for i in s.issues
+               if f"{i.service}:{i.rule.id}" in by_id and (i.phase == "startup" or i.rule.category == "startup")]  # fmt: skip
+    connect, config, exits, probes = [], [], [], []
+    for issue, d in startup:
+        at_import = any(", in <module>" in e["text"] for e in d["evidence"]) or any(
+            r.id == "import-time-initialization" for r in _chain(issue)
+        )
+        stores = [_STORE_NAMES[r.component] for r in _chain(issue)
+                  if r.category in ("dependency", "network") and r.component in _STORE_NAMES]  # fmt: skip
+        if stores or issue.rule.category in ("dependency", "network"):
+            connect.append((d["number"], stores[0] if stores else "", at_import))
+            n = next((s.count for s in issue.symptoms if s.rule.id == _EXIT_RULE), 0)
+            if n and n >= issue.instances:  # "every instance exited" needs as many exits as instances
+                exits.append((d["number"], f"with {n} exit{'s' if n > 1 else ''}"))
+        elif issue.rule.category == "configuration":
+            config.append((d["number"], _config_name(d), at_import))
+        failed = sum(s.count for s in issue.symptoms if s.rule.id in _PROBE_RULES)
+        if failed:
+            probes.append((d["number"], ""))
+    out: list[dict[str, Any]] = []
+    if connect:
+        where = (
+            "at import time" if all(c[2] for c in connect) else "while the app starts (at import or in a startup hook)"
+        )
+        out.append(_pattern("connect_at_startup", connect,
+                            f"Connections are opened and validated {where}, before the server listens on its port "
+                            f"({_refs([c[:2] for c in connect])}): an unreachable dependency kills the container "
+                            "instead of failing a request"))  # fmt: skip
+    if config:
+        where = "at import time" if all(c[2] for c in config) else "while the app starts"
+        out.append(_pattern("config_at_startup", config,
+                            f"Configuration is read and validated {where} ({_refs([c[:2] for c in config])}): a "
+                            "missing or invalid value stops every instance before it can serve"))  # fmt: skip
+    if exits:
+        out.append(_pattern("no_retry", exits,
+                            f"No retry outlasts a failed connection: every instance that hit it exited "
+                            f"({_refs(exits)})"))  # fmt: skip
+    if probes:
+        out.append(_pattern("probe_gives_up", probes,
+                            f"Startup probes time out before the service can recover ({_refs(probes)}): the "
+                            "revision is not Ready and its instances are restarted"))  # fmt: skip
+    return out
+
+
+def _pattern(kind: str, items: Sequence[tuple[str, ...]], text: str) -> dict[str, Any]:
+    return {"kind": kind, "issues": [x[0] for x in items], "text": text}
+
+
+def _config_name(issue: dict[str, Any]) -> str:
+    """The variable a configuration issue is about, when its capture or problem names one."""
+    for key in ("var", "variable", "env", "key"):
+        if issue["captures"].get(key):
+            return issue["captures"][key]
+    m = re.search(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", issue["problem"])
+    return m[0] if m else ""
 
 
 def testing(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -> dict[str, list[str]]:
