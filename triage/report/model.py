@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from triage.analysis import diff
+from triage.analysis import diff, incident
 from triage.analysis.findings import Findings
 from triage.analysis.history import History
 from triage.analysis.impact import service_impact
 from triage.analysis.issues import Issue
 from triage.analysis.services import ServiceState
-from triage.analysis.statuses import FIXED
+from triage.analysis.statuses import FIXED, MUTED
 from triage.config import ProjectConfig
 from triage.engine.catalog import Catalog
 from triage.engine.literals import rule_literals
@@ -315,6 +315,10 @@ def build(
             issues_out.append(d)
             numbered.append((issue, d))
     numbers = {d["id"]: d["number"] for d in issues_out}
+    summary, times = incident.summarise([i for i, _ in numbered], history, history.last_ts)
+    for issue, d in numbered:
+        t = times.get(id(issue))
+        d["mitigated_at"], d["fixed_at"] = (t.mitigated_at, t.fixed_at) if t else (None, None)
     for d in issues_out:
         d["masked_by_number"] = f"issue {numbers[d['masked_by']]}" if d["masked_by"] in numbers else None
     model: dict[str, Any] = {
@@ -330,6 +334,7 @@ def build(
         "services": [service_dict(s, history) for s in services],
         "issues": issues_out,
         "recommendations": sections.recommendations(numbered),
+        "incident": {**summary.as_dict(), "trigger": incident_trigger(numbered)},
         "timeline": [t.as_dict() for t in findings.timeline],
         "unclassified": unclassified(findings, redactor),
         "unclassified_templates": len(findings.clusters),
@@ -361,6 +366,15 @@ def build(
     redacted["notes"]["input"] = [*redacted["notes"]["input"], *redactor.notes]
     # Links are built from the redacted model (plus catalog literals), so they carry nothing redaction removed.
     return add_links(redacted, {r.id: rule_literals(r) for r in catalog.rules})
+
+
+def incident_trigger(numbered: Sequence[tuple[Issue, dict[str, Any]]]) -> dict[str, Any] | None:
+    """The deploy that brought the first issue of the incident (the earliest not MUTED), when there was one."""
+    shown = sorted((d for _, d in numbered if d["status"] != MUTED), key=lambda d: (d["first_seen"], d["number"]))
+    first = shown[0] if shown else None
+    if first is None or first["trigger"] is None:
+        return None
+    return {**first["trigger"], "service": first["service"], "issue": first["number"]}
 
 
 def main_project(history: History) -> str:

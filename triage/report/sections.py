@@ -28,10 +28,18 @@ _DEPENDENCY_HINTS = (
 _COMPONENTS = {"postgresql": "PostgreSQL", "cloud-sql": "PostgreSQL", "redis": "Redis", "mysql": "MySQL"}
 
 
+_PRIORITY = {"critical": "P0", "high": "P1", "medium": "P2"}  # anything lower: P3
+
+
 def recommendations(numbered: Sequence[tuple[Issue, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Immediate and long-term actions from the rules, deduplicated; done when every linked issue is FIXED."""
+    """Immediate and long-term actions from the rules, deduplicated, with the owner and bug link of their
+    issues' annotations and a priority from the most severe open one.
+
+    An immediate action is done when every linked issue is FIXED (a later revision got past the failure:
+    the logs prove the fix worked). A long-term one is never marked done: no log proves that a practice
+    (lazy initialisation everywhere, staged startup) was adopted."""
     recs: dict[tuple[str, str], dict[str, Any]] = {}
-    statuses: dict[tuple[str, str], list[str]] = {}
+    linked: dict[tuple[str, str], list[tuple[Issue, dict[str, Any]]]] = {}
     for issue, d in numbered:
         values = {"service": issue.service, **issue.captures}
         for horizon, texts in (("immediate", issue.rule.immediate), ("long_term", issue.rule.long_term)):
@@ -40,10 +48,17 @@ def recommendations(numbered: Sequence[tuple[Issue, dict[str, Any]]]) -> list[di
                 key = (horizon, text)
                 rec = recs.setdefault(key, {"text": text, "horizon": horizon, "done": False, "issues": []})
                 rec["issues"].append(d["id"])
-                statuses.setdefault(key, []).append(d["status"])
+                linked.setdefault(key, []).append((issue, d))
     out = []
     for key, rec in recs.items():
-        rec["done"] = all(s == "FIXED" for s in statuses[key])
+        ds = [d for _, d in linked[key]]
+        fixed = all(d["status"] == "FIXED" for d in ds)
+        rec["done"] = rec["horizon"] == "immediate" and fixed
+        rec["proof"] = "; ".join(f"issue {d['number']} fixed in {d['fixed_in']}" for d in ds) if rec["done"] else None
+        rec["owner"] = next((d["owner"] for d in ds if d["owner"]), None)
+        rec["link"] = next((d["link"] for d in ds if d["link"]), None)
+        severities = [d["severity"] for d in ds if d["status"] != "FIXED"] or [d["severity"] for d in ds]
+        rec["priority"] = min((_PRIORITY.get(sv, "P3") for sv in severities), default="P3")
         out.append(rec)
     # Done first (as the reference lists them), then in issue order; stable for equal keys.
     return sorted(out, key=lambda r: (r["horizon"] != "immediate", not r["done"]))
