@@ -20,7 +20,7 @@ from triage.config import ProjectConfig
 from triage.engine.catalog import Catalog
 from triage.engine.literals import rule_literals
 from triage.pipeline import Collected, RunStats
-from triage.report import sections
+from triage.report import secret_checks, sections
 from triage.report.links import add_links
 from triage.report.redact import Redactor
 from triage.traces import LIB_MARKERS, TRACEBACK_HEAD
@@ -356,7 +356,7 @@ def build(
         model["resolved_since_previous"] = since["resolved"]
     if prose:
         model["summary"] = sections.summary(services, issues_out)
-        model["configuration"] = sections.configuration(services, issues_out, history, project)
+        model["configuration"] = secret_checks.configuration(services, issues_out, history, project)
         model["architecture"] = sections.architecture(services, issues_out, history, project.dependencies)
         model["testing"] = sections.testing(services, issues_out)
         model["next_steps"] = sections.next_steps(services, issues_out)
