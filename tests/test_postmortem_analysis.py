@@ -234,11 +234,12 @@ def test_postmortem_template_sections():
         "## Resolution",
         "## Detection",
         "## Action Items",
+        "## Lessons Learned",
         "## Timeline (UTC)",
     ]
     assert "first seen after the deploy of `orders-api-00012-q2w`" in md
     assert "fixed in `billing-api-00002-r2x` (commit `e4d3c9c62`)" in md
-    assert "| mitigate | unassigned | open |" in md
+    assert "| mitigate | TODO | TODO | P0 | open |" in md  # orders-api's open critical issue
 
 
 def test_custom_template_path(tmp_path: Path):

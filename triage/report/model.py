@@ -9,18 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from triage.analysis import diff
+from triage.analysis import diff, incident
 from triage.analysis.findings import Findings
 from triage.analysis.history import History
 from triage.analysis.impact import service_impact
 from triage.analysis.issues import Issue
 from triage.analysis.services import ServiceState
-from triage.analysis.statuses import FIXED
+from triage.analysis.statuses import FIXED, MUTED
 from triage.config import ProjectConfig
 from triage.engine.catalog import Catalog
 from triage.engine.literals import rule_literals
-from triage.pipeline import Collected
-from triage.report import sections
+from triage.pipeline import Collected, RunStats
+from triage.report import secret_checks, sections
 from triage.report.links import add_links
 from triage.report.redact import Redactor
 from triage.traces import LIB_MARKERS, TRACEBACK_HEAD
@@ -259,6 +259,30 @@ def service_dict(svc: ServiceState, history: History) -> dict[str, Any]:
     }
 
 
+def stats_dict(stats: RunStats, coverage: float) -> dict[str, Any]:
+    """The run's counts, each with its parts, so the report can show that they add up.
+
+    entries = malformed + records; records = events + joined_lines (continuation lines reassembled into a
+    multi-line event); error_events = matched_error_events + unmatched_error_events; matched_events =
+    matched_error_events + matched_other_events (events below error level a rule also matches: a WARNING
+    container exit, a probe result, a Ready condition)."""
+    records = stats.entries - stats.malformed
+    matched_errors = stats.error_events - stats.unmatched_error_events
+    return {
+        "entries": stats.entries,
+        "malformed": stats.malformed,
+        "records": records,
+        "events": stats.events,
+        "joined_lines": max(0, records - stats.events),
+        "error_events": stats.error_events,
+        "matched_events": stats.matched_events,
+        "matched_error_events": matched_errors,
+        "matched_other_events": stats.matched_events - matched_errors,
+        "unmatched_error_events": stats.unmatched_error_events,
+        "coverage": coverage,
+    }
+
+
 def build(
     collected: Collected,
     services: Sequence[ServiceState],
@@ -291,6 +315,10 @@ def build(
             issues_out.append(d)
             numbered.append((issue, d))
     numbers = {d["id"]: d["number"] for d in issues_out}
+    summary, times = incident.summarise([i for i, _ in numbered], history, history.last_ts)
+    for issue, d in numbered:
+        t = times.get(id(issue))
+        d["mitigated_at"], d["fixed_at"] = (t.mitigated_at, t.fixed_at) if t else (None, None)
     for d in issues_out:
         d["masked_by_number"] = f"issue {numbers[d['masked_by']]}" if d["masked_by"] in numbers else None
     model: dict[str, Any] = {
@@ -301,19 +329,12 @@ def build(
         "gcp_project": gcp_project or main_project(history) or None,
         "partial": stats.partial,
         "window": {"start": history.first_ts or None, "end": history.last_ts or None},
-        "stats": {
-            "entries": stats.entries,
-            "malformed": stats.malformed,
-            "events": stats.events,
-            "error_events": stats.error_events,
-            "matched_events": stats.matched_events,
-            "unmatched_error_events": stats.unmatched_error_events,
-            "coverage": findings.coverage,
-        },
+        "stats": stats_dict(stats, findings.coverage),
         "sources": stats.sources,
         "services": [service_dict(s, history) for s in services],
         "issues": issues_out,
         "recommendations": sections.recommendations(numbered),
+        "incident": {**summary.as_dict(), "trigger": incident_trigger(numbered)},
         "timeline": [t.as_dict() for t in findings.timeline],
         "unclassified": unclassified(findings, redactor),
         "unclassified_templates": len(findings.clusters),
@@ -335,7 +356,7 @@ def build(
         model["resolved_since_previous"] = since["resolved"]
     if prose:
         model["summary"] = sections.summary(services, issues_out)
-        model["configuration"] = sections.configuration(services, issues_out, history, project)
+        model["configuration"] = secret_checks.configuration(services, issues_out, history, project)
         model["architecture"] = sections.architecture(services, issues_out, history, project.dependencies)
         model["testing"] = sections.testing(services, issues_out)
         model["next_steps"] = sections.next_steps(services, issues_out)
@@ -345,6 +366,15 @@ def build(
     redacted["notes"]["input"] = [*redacted["notes"]["input"], *redactor.notes]
     # Links are built from the redacted model (plus catalog literals), so they carry nothing redaction removed.
     return add_links(redacted, {r.id: rule_literals(r) for r in catalog.rules})
+
+
+def incident_trigger(numbered: Sequence[tuple[Issue, dict[str, Any]]]) -> dict[str, Any] | None:
+    """The deploy that brought the first issue of the incident (the earliest not MUTED), when there was one."""
+    shown = sorted((d for _, d in numbered if d["status"] != MUTED), key=lambda d: (d["first_seen"], d["number"]))
+    first = shown[0] if shown else None
+    if first is None or first["trigger"] is None:
+        return None
+    return {**first["trigger"], "service": first["service"], "issue": first["number"]}
 
 
 def main_project(history: History) -> str:

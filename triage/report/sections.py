@@ -14,23 +14,22 @@ import regex as re
 from triage.analysis.history import History
 from triage.analysis.issues import Issue
 from triage.analysis.services import DEPLOYING, FAILED, RUNNING, ServiceState
-from triage.analysis.statuses import NEEDS_ACTION as OPEN
-from triage.config import ProjectConfig
+from triage.analysis.statuses import NEEDS_ACTION
+from triage.engine.rules import Rule
+from triage.report.secret_checks import COMPONENTS, DEPENDENCY_HINTS
 
-# Dependency hints from env var / secret names and from rule components.
-_DEPENDENCY_HINTS = (
-    (re.compile(r"(?i)postgres|pghost|database_url|\bdb[_-]|cloudsql|sql"), "PostgreSQL"),
-    (re.compile(r"(?i)redis|memorystore"), "Redis"),
-    (re.compile(r"(?i)mysql"), "MySQL"),
-    (re.compile(r"(?i)rabbit|amqp"), "RabbitMQ"),
-)
-_COMPONENTS = {"postgresql": "PostgreSQL", "cloud-sql": "PostgreSQL", "redis": "Redis", "mysql": "MySQL"}
+_PRIORITY = {"critical": "P0", "high": "P1", "medium": "P2"}  # anything lower: P3
 
 
 def recommendations(numbered: Sequence[tuple[Issue, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Immediate and long-term actions from the rules, deduplicated; done when every linked issue is FIXED."""
+    """Immediate and long-term actions from the rules, deduplicated, with the owner and bug link of their
+    issues' annotations and a priority from the most severe open one.
+
+    An immediate action is done when every linked issue is FIXED (a later revision got past the failure:
+    the logs prove the fix worked). A long-term one is never marked done: no log proves that a practice
+    (lazy initialisation everywhere, staged startup) was adopted."""
     recs: dict[tuple[str, str], dict[str, Any]] = {}
-    statuses: dict[tuple[str, str], list[str]] = {}
+    linked: dict[tuple[str, str], list[tuple[Issue, dict[str, Any]]]] = {}
     for issue, d in numbered:
         values = {"service": issue.service, **issue.captures}
         for horizon, texts in (("immediate", issue.rule.immediate), ("long_term", issue.rule.long_term)):
@@ -39,10 +38,17 @@ def recommendations(numbered: Sequence[tuple[Issue, dict[str, Any]]]) -> list[di
                 key = (horizon, text)
                 rec = recs.setdefault(key, {"text": text, "horizon": horizon, "done": False, "issues": []})
                 rec["issues"].append(d["id"])
-                statuses.setdefault(key, []).append(d["status"])
+                linked.setdefault(key, []).append((issue, d))
     out = []
     for key, rec in recs.items():
-        rec["done"] = all(s == "FIXED" for s in statuses[key])
+        ds = [d for _, d in linked[key]]
+        fixed = all(d["status"] == "FIXED" for d in ds)
+        rec["done"] = rec["horizon"] == "immediate" and fixed
+        rec["proof"] = "; ".join(f"issue {d['number']} fixed in {d['fixed_in']}" for d in ds) if rec["done"] else None
+        rec["owner"] = next((d["owner"] for d in ds if d["owner"]), None)
+        rec["link"] = next((d["link"] for d in ds if d["link"]), None)
+        severities = [d["severity"] for d in ds if d["status"] != "FIXED"] or [d["severity"] for d in ds]
+        rec["priority"] = min((_PRIORITY.get(sv, "P3") for sv in severities), default="P3")
         out.append(rec)
     # Done first (as the reference lists them), then in issue order; stable for equal keys.
     return sorted(out, key=lambda r: (r["horizon"] != "immediate", not r["done"]))
@@ -50,7 +56,7 @@ def recommendations(numbered: Sequence[tuple[Issue, dict[str, Any]]]) -> list[di
 
 def summary(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -> str:
     failed = [s.display_name for s in services if s.status == FAILED]
-    open_issues = [i for i in issues if i["status"] in OPEN]
+    open_issues = [i for i in issues if i["status"] in NEEDS_ACTION]
     fixed = [i for i in issues if i["status"] == "FIXED"]
     critical = [i for i in open_issues if i["severity"] in ("critical", "high")]
     if not issues:
@@ -82,66 +88,17 @@ def summary(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -> s
     return " ".join(parts)
 
 
-def configuration(
-    services: Sequence[ServiceState],
-    issues: list[dict[str, Any]],
-    history: History,
-    project: ProjectConfig | None = None,
-) -> dict[str, Any]:
-    """Config problems found, and the secrets the deploys reference or the project config requires (with
-    what the logs say about them: referenced by a deploy in the window or not, access errors seen or not)."""
-    names = {s.name: s.display_name for s in services}
-    problems = [
-        f"{i['title']} for {names.get(i['service'], i['service'])} ({i['status']})"
-        for i in issues
-        if i["category"] == "configuration"
-    ]
-    secrets: dict[str, dict[str, Any]] = {}
-    for deploy in sorted(history.deploys, key=lambda d: d.time):
-        for env, secret in deploy.secrets:
-            entry = secrets.setdefault(secret, {"name": secret, "env": [], "services": [], "problems": []})
-            if env and env not in entry["env"]:
-                entry["env"].append(env)
-            sid = history.service_id(deploy.service, deploy.revision, deploy.location)  # issues use ids
-            if sid not in entry["services"]:
-                entry["services"].append(sid)
-    for secret in secrets.values():
-        secret["referenced"] = True
-        secret["required"] = False
-    required: dict[str, list[str]] = {}
-    if project is not None:
-        for name in project.required_secrets:
-            required.setdefault(name, [])
-        for svc, names in sorted(project.service_secrets.items()):
-            for name in names:
-                required.setdefault(name, []).append(svc)
-    for name, svcs in required.items():
-        entry = secrets.setdefault(
-            name, {"name": name, "env": [], "services": list(svcs), "problems": [], "referenced": False}
-        )
-        entry["required"] = True
-    for secret in secrets.values():
-        for i in issues:
-            if i["service"] not in secret["services"] or i["status"] not in OPEN:
-                continue
-            text = " ".join([i["problem"], *i["captures"].values()])
-            if secret["name"] in text or any(env and env in text for env in secret["env"]):
-                secret["problems"].append(f"{i['title']} ({i['status']})")
-        secret["ok"] = not secret["problems"] and secret["referenced"]
-    return {"problems": problems, "secrets": [secrets[k] for k in sorted(secrets)]}
-
-
 def _dependencies(
     svc: ServiceState, issues: list[dict[str, Any]], history: History, known: Sequence[str] = ()
 ) -> list[str]:
     found: list[str] = list(known)
     for i in issues:
-        comp = _COMPONENTS.get(i["component"])
+        comp = COMPONENTS.get(i["component"])
         if i["service"] == svc.name and comp and comp not in found:
             found.append(comp)
     for deploy in history.deploys_of(svc.name):
         for env, secret in deploy.secrets:
-            for pattern, comp in _DEPENDENCY_HINTS:
+            for pattern, comp in DEPENDENCY_HINTS:
                 if (pattern.search(env) or pattern.search(secret)) and comp not in found:
                     found.append(comp)
     return found
@@ -158,18 +115,93 @@ def architecture(
         found = _dependencies(svc, issues, history, (known or {}).get(svc.name, ()))
         if found:
             deps.append({"service": svc.name, "display_name": svc.display_name, "depends_on": found})
-    startup = []
-    for i in issues:
-        if i["category"] == "startup" or i.get("phase") == "startup":
-            startup.append(
-                f"{i['title']} in {i['service']} ({i['count']}x, revisions {', '.join(i['revisions']) or 'unknown'})"
-            )
+    patterns = startup_patterns(services, issues)
+    startup = [p["text"] for p in patterns]
     loops = [s for s in services if s.latest and s.latest.starts >= 3 and s.latest.failed]
     for s in loops:
         startup.append(
             f"{s.display_name} is crash-looping: {s.latest.starts} instance starts of {s.latest.name} failed"
         )
-    return {"dependencies": deps, "startup_problems": startup}
+    return {"dependencies": deps, "startup_problems": startup, "startup_patterns": patterns}
+
+
+_STORE_NAMES = {**COMPONENTS, "mongodb": "MongoDB"}
+_PROBE_RULES = frozenset({"startup-probe-failed", "container-failed-to-listen"})
+_EXIT_RULE = "container-exit-nonzero"
+
+
+def _refs(items: Sequence[tuple[str, str]]) -> str:
+    """'issues 1.1 Redis, 2.1 PostgreSQL' / 'issue 1.2'."""
+    parts = [f"{n} {what}" if what else n for n, what in items]
+    return ("issues " if len(parts) > 1 else "issue ") + ", ".join(parts)
+
+
+def _chain(issue: Issue) -> list[Rule]:
+    return [issue.rule, *(s.rule for s in issue.symptoms)]
+
+
+def startup_patterns(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the startup issues have in common, each trait with the issues that show it.
+
+    Traits: dependencies connected to while the app starts (import time or a startup hook); configuration
+    validated at import; no retry that outlasts the failure (every instance that hit it exited); startup
+    probes and the Ready check that give up before the service recovers."""
+    by_id = {i["id"]: i for i in issues}
+    startup = [(i, by_id[f"{i.service}:{i.rule.id}"]) for s in services for i in s.issues
+               if f"{i.service}:{i.rule.id}" in by_id and (i.phase == "startup" or i.rule.category == "startup")]  # fmt: skip
+    connect, config, exits, probes = [], [], [], []
+    for issue, d in startup:
+        at_import = any(", in <module>" in e["text"] for e in d["evidence"]) or any(
+            r.id == "import-time-initialization" for r in _chain(issue)
+        )
+        stores = [_STORE_NAMES[r.component] for r in _chain(issue)
+                  if r.category in ("dependency", "network") and r.component in _STORE_NAMES]  # fmt: skip
+        if stores or issue.rule.category in ("dependency", "network"):
+            connect.append((d["number"], stores[0] if stores else "", at_import))
+            n = next((s.count for s in issue.symptoms if s.rule.id == _EXIT_RULE), 0)
+            if n and n >= issue.instances:  # "every instance exited" needs as many exits as instances
+                exits.append((d["number"], f"with {n} exit{'s' if n > 1 else ''}"))
+        elif issue.rule.category == "configuration":
+            config.append((d["number"], _config_name(d), at_import))
+        failed = sum(s.count for s in issue.symptoms if s.rule.id in _PROBE_RULES)
+        if failed:
+            probes.append((d["number"], ""))
+    out: list[dict[str, Any]] = []
+    if connect:
+        where = (
+            "at import time" if all(c[2] for c in connect) else "while the app starts (at import or in a startup hook)"
+        )
+        out.append(_pattern("connect_at_startup", connect,
+                            f"Connections are opened and validated {where}, before the server listens on its port "
+                            f"({_refs([c[:2] for c in connect])}): an unreachable dependency kills the container "
+                            "instead of failing a request"))  # fmt: skip
+    if config:
+        where = "at import time" if all(c[2] for c in config) else "while the app starts"
+        out.append(_pattern("config_at_startup", config,
+                            f"Configuration is read and validated {where} ({_refs([c[:2] for c in config])}): a "
+                            "missing or invalid value stops every instance before it can serve"))  # fmt: skip
+    if exits:
+        out.append(_pattern("no_retry", exits,
+                            f"No retry outlasts a failed connection: every instance that hit it exited "
+                            f"({_refs(exits)})"))  # fmt: skip
+    if probes:
+        out.append(_pattern("probe_gives_up", probes,
+                            f"Startup probes time out before the service can recover ({_refs(probes)}): the "
+                            "revision is not Ready and its instances are restarted"))  # fmt: skip
+    return out
+
+
+def _pattern(kind: str, items: Sequence[tuple[str, ...]], text: str) -> dict[str, Any]:
+    return {"kind": kind, "issues": [x[0] for x in items], "text": text}
+
+
+def _config_name(issue: dict[str, Any]) -> str:
+    """The variable a configuration issue is about, when its capture or problem names one."""
+    for key in ("var", "variable", "env", "key"):
+        if issue["captures"].get(key):
+            return issue["captures"][key]
+    m = re.search(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", issue["problem"])
+    return m[0] if m else ""
 
 
 def testing(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -191,7 +223,7 @@ def next_steps(services: Sequence[ServiceState], issues: list[dict[str, Any]]) -
         if svc.status == DEPLOYING and svc.latest:
             steps.append(f"Monitor the {svc.display_name} rollout of {svc.latest.name}")
     for i in issues:
-        if i["status"] in OPEN:
+        if i["status"] in NEEDS_ACTION:
             steps.append(f"Resolve issue {i['number']} in {i['service']}: {i['title']}")
     for i in issues:
         if i["status"] == "FIXED" and not i["verified"]:
