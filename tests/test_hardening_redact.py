@@ -117,3 +117,11 @@ def test_adversarial_100kb_lines_redact_within_a_generous_bound():
         out = Redactor().text(line + " password=HunterPass6x")
         assert time.perf_counter() - start < 5, shape
         assert "HunterPass6x" not in out
+
+
+def test_a_short_key_name_before_a_colon_is_an_id_not_a_secret() -> None:
+    """`auth:missing-config-env` is the issue id of a service named auth; `auth: x` and `auth=x` are values."""
+    r = Redactor()
+    assert r.text("issue auth:missing-config-env in service auth") == "issue auth:missing-config-env in service auth"
+    assert r.text("auth: hunter2secret") == "auth: ***"
+    assert r.text('{"auth": "hunter2"}') == '{"auth": "***"}'

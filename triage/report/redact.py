@@ -40,13 +40,16 @@ _KEY_INSIDE = (
 # ... and short ones that are only a secret as the whole name or its last part (DB_PASS, REDIS_AUTH, sig,
 # pw): "bypass" or "oauth_mode" are not secrets.
 _KEY_WHOLE = r"pass|pw|auth|key|sig|session(?:id)?"
-_KEY_NAME = (
-    rf"(?<![\w.%-])(?:(?={_KEY_CHARS}{{0,48}}?(?:{_KEY_INSIDE})){_KEY_CHARS}{{1,64}}"
-    rf"|(?:{_KEY_CHARS}{{0,48}}[_.-])?(?:{_KEY_WHOLE}))"
-)
 # ``=`` / ``:`` with spaces, or their URL encodings (password%3Dhunter2 in a logged query string).
 # On one line: "key:\n-----BEGIN" is a label, not a value.
 _KEY_SEP = r"""["']?(?:[ \t]{0,8}[=:][ \t]{0,8}|%3[dDaA])"""
+# A short name takes ``:`` only as "name: value" or quoted ("auth": ...): "auth:missing-config-env" is an
+# issue id of the service auth, and "key:value" an ordinary pair, not a secret.
+_WHOLE_SEP = r"""(?:["'][ \t]{0,8}[=:]|[ \t]{0,8}=|:[ \t]{1,8}|%3[dDaA])[ \t]{0,8}"""
+_KEY_NAME = (
+    rf"(?<![\w.%-])(?:(?={_KEY_CHARS}{{0,48}}?(?:{_KEY_INSIDE})){_KEY_CHARS}{{1,64}}{_KEY_SEP}"
+    rf"|(?:{_KEY_CHARS}{{0,48}}[_.-])?(?:{_KEY_WHOLE}){_WHOLE_SEP})"
+)
 # A value: quoted (also Python bytes, b'...'), or up to a delimiter or an encoded "&". A masked value is
 # left alone, and so is a regex-escaped one (``password=\*\*\*`` in a drafted rule's pattern, built from
 # a redacted template): masking it again would eat the rest of the pattern and break the rule.
@@ -95,7 +98,7 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     r"""(?<![\w.%+/:@-])[\w.+-]{1,64}:(?P<s>(?!""" + _MASKED + r"""@)[^\s:/@"'<>]{1,128})@(?=[A-Za-z0-9-]{1,63}\b)""",
     # key = value in JSON, dicts, env files, query strings, cookies, libpq: "api_key": "v", 'password':
     # b'v', SECRET_KEY=v, DB_PASS=v, ?sig=v&key=v, Cookie: sessionid=v, password%3Dv.
-    r"(?i)" + _KEY_NAME + _KEY_SEP + _VALUE,
+    r"(?i)" + _KEY_NAME + _VALUE,
     # A long high-entropy blob (a key printed line by line, a raw token): upper, lower and digits, 64+
     # base64 characters. Hex digests and ids (one case only) are left alone.
     rf"(?<![A-Za-z0-9+/=_-])(?P<s>{_MIXED}{_B64}{{64,}}={{0,2}})(?![A-Za-z0-9+/=_-])",
