@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, Self, TextIO
 
 import orjson
 
+from triage.commands.progress import describe_work
 from triage.errors import TriageError
 from triage.sources.cloud import CloudLoggingSource, RetryPolicy
 from triage.sources.cloud_filter import CloudQuery, rfc3339
@@ -241,7 +242,7 @@ def live_source(
 class _Progress:
     """Entries, pages, rate and elapsed time on stderr; a no-op unless stderr is a terminal."""
 
-    def __init__(self, stream: TextIO, quiet: bool) -> None:
+    def __init__(self, stream: TextIO, quiet: bool, project: str = "") -> None:
         self._bar: Any = None
         if quiet or not stream.isatty():
             return
@@ -253,12 +254,13 @@ class _Progress:
             return
         self._bar = Progress(
             SpinnerColumn(),
-            TextColumn("pulling {task.completed:,} entries, {task.fields[pages]} pages, {task.fields[rate]}"),
+            TextColumn("{task.description}"),
             TimeElapsedColumn(),
             console=console,
             transient=True,
         )
-        self._task = self._bar.add_task("pull", total=None, pages=0, rate="-")
+        # Until the first page lands the credentials are being looked up: say so (progress.describe_work).
+        self._task = self._bar.add_task(f"triage: {describe_work((), project)}", total=None)
         self._started = time.monotonic()
 
     def __enter__(self) -> Self:
@@ -274,8 +276,9 @@ class _Progress:
         if self._bar is None:
             return
         elapsed = max(time.monotonic() - self._started, 1e-6)
-        rate = f"{source.stats.entries / elapsed:,.0f} entries/s"
-        self._bar.update(self._task, completed=source.stats.entries, pages=source.pages, rate=rate)
+        rate = source.stats.entries / elapsed
+        line = f"pulling {source.stats.entries:,} entries, {source.pages} pages, {rate:,.0f} entries/s"
+        self._bar.update(self._task, completed=source.stats.entries, description=line)
 
 
 def _open_out(path: Path, *, gz: bool) -> BinaryIO:
@@ -347,7 +350,7 @@ def pull(
     stream = stderr if stderr is not None else sys.stderr
     source = source or live_source(options, keywords=keywords)
     started = time.monotonic()
-    with _Progress(stream, quiet) as progress:
+    with _Progress(stream, quiet, options.project) as progress:
         source.on_page = progress.page  # the source reports each page as it lands
         count = write_entries(source, Path(out))
     for note in source.stats.notes:  # pushdown skipped, PARTIAL: worth seeing even with --quiet
