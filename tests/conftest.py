@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 from tests.fake_logging import FakeLogging
+
+# Every credential lookup stays on 127.0.0.1: no metadata server probe leaves the machine, no token endpoint
+# is reached, no developer's gcloud login or key file is picked up. google-auth reads NO_GCE_CHECK and
+# GCE_METADATA_HOST when it is first imported, so the values are in place before any test module loads
+# (pytest imports this file first); it compares NO_GCE_CHECK to "true" exactly, so "True" would not count.
+_GCLOUD_DIR = tempfile.mkdtemp(prefix="triage-empty-gcloud-")
+LOOPBACK_AUTH_ENV = {
+    "NO_GCE_CHECK": "true",
+    "GCE_METADATA_HOST": "127.0.0.1:1",
+    "GCE_METADATA_IP": "127.0.0.1:1",
+    "CLOUDSDK_CONFIG": _GCLOUD_DIR,
+}
+UNSET_AUTH_ENV = ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT")
+os.environ.update(LOOPBACK_AUTH_ENV)
+for _name in UNSET_AUTH_ENV:
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _credentials_on_loopback() -> Iterator[None]:
+    """The whole session runs with the loopback credential environment (re-applied, in case a plugin changed it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in LOOPBACK_AUTH_ENV.items():
+            patch.setenv(name, value)
+        for name in UNSET_AUTH_ENV:
+            patch.delenv(name, raising=False)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -127,7 +127,6 @@ Notes = Annotated[
 # Live options (Cloud Logging instead of files): declared once here, added to report, analyze, ci and pull
 # by @live_options.
 Project = Annotated[str | None, typer.Option("--project", help="Read this Google Cloud project's logs.")]
-RequiredProject = Annotated[str, typer.Option("--project", help="Read this Google Cloud project's logs.")]
 Service = Annotated[
     list[str] | None, typer.Option("--service", help="Cloud Run service or job (repeatable; default: all).")
 ]
@@ -194,12 +193,10 @@ _BIGQUERY_PARAMS: tuple[tuple[str, object, object], ...] = (
 )
 
 
-def live_options(
-    *, project_required: bool = False, bigquery: bool = True
-) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def live_options(*, bigquery: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Add --project, the live options and (unless ``bigquery=False``) the BigQuery options to a command;
     the function receives them as ``live_args``."""
-    project = ("project", RequiredProject, inspect.Parameter.empty) if project_required else ("project", Project, None)
+    project = ("project", Project, None)
     added = (project, *_LIVE_PARAMS, *(_BIGQUERY_PARAMS if bigquery else ()))
 
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
@@ -221,9 +218,10 @@ def live_options(
     return wrap
 
 
-def _live(args: dict[str, object]):
-    """The live options (None without --project) from a command's ``live_args``."""
-    return make_live_options(args["project"], args["service"], **{k: args[k] for k in _LIVE})  # type: ignore[arg-type]
+def _live(args: dict[str, object], sources: list[str] | None = None, *, always_live: bool = False):
+    """The live options from a command's ``live_args``: None for a file run (see ``make_live_options``)."""
+    live = {k: args[k] for k in _LIVE}
+    return make_live_options(args["project"], args["service"], sources=sources or (), always_live=always_live, **live)  # type: ignore[arg-type]
 
 
 _BIGQUERY = ("bigquery_endpoint", "maximum_bytes_billed", "dry_run", "anonymous", "since", "from_", "to")
@@ -283,13 +281,15 @@ def report(
         bq = _bigquery(args)
         if bq is not None and bq.dry_run:
             return bigquery_dry_run(bq)
-        live = None if bq else _live(args)
+        live = None if bq else _live(args, sources)
         opts = _options(
             sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live, bigquery=bq,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
         # A report printed to the same terminal would interleave with the progress line: none then.
-        with progress(describe_work(opts.sources, args["project"]), quiet=not output_elsewhere(out)):
+        with progress(
+            describe_work(opts.sources, live.project if live else args["project"]), quiet=not output_elsewhere(out)
+        ):
             return cmd(opts, fmt=fmt.value, template=template, out=out)
 
     run(go)
@@ -318,19 +318,21 @@ def analyze(
         bq = _bigquery(args)
         if bq is not None and bq.dry_run:
             return bigquery_dry_run(bq)
-        live = None if bq else _live(args)
+        live = None if bq else _live(args, sources)
         opts = _options(
             sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live, bigquery=bq,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
-        with progress(describe_work(opts.sources, args["project"]), quiet=not output_elsewhere(out)):
+        with progress(
+            describe_work(opts.sources, live.project if live else args["project"]), quiet=not output_elsewhere(out)
+        ):
             return cmd(opts, fmt=fmt.value, out=out)
 
     run(go)
 
 
 @app.command()
-@live_options(project_required=True, bigquery=False)
+@live_options(bigquery=False)
 def pull(
     out: Annotated[Path, typer.Option("--out", "-o", help="JSON lines file to write (.gz compresses).")],
     rules: Rules = None,
@@ -347,7 +349,7 @@ def pull(
     from triage.commands.pull import pull as cmd
 
     def go() -> int:
-        live = _live(args)
+        live = _live(args, always_live=True)  # pull always reads Cloud Logging: the default project without --project
         assert live is not None
         live = dataclasses.replace(live, timeout=timeout)
         keywords = catalog_keywords(rules or (), disable or ()) if args["pushdown"] else ()
@@ -496,10 +498,10 @@ def ci(
         bq = _bigquery(args)
         if bq is not None and bq.dry_run:
             return bigquery_dry_run(bq)
-        live = None if bq else _live(args)
+        live = None if bq else _live(args, sources)
         opts = _options(
             sources, rules, disable, env, config=config, annotations=annotations, live=live, bigquery=bq,
-            gcp_project=None if bq else args["project"], redact_patterns=tuple(redact or ()),
+            gcp_project=None if bq else live.project if live else args["project"], redact_patterns=tuple(redact or ()),
             allow_partial=bool(args["allow_partial"]),
         )  # fmt: skip
         return cmd(opts, ci_opts)

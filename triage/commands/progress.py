@@ -17,7 +17,8 @@ from typing import TextIO
 def describe_work(sources: Sequence[str], project: str | None) -> str:
     """The first thing a user sees: which project (live) or how much input (files)."""
     if project:
-        return f"checking credentials and reading Cloud Logging for project {project}"
+        # Shown before the credentials are looked up: a run that cannot authenticate says so in seconds.
+        return f"checking credentials for project {project}, then reading Cloud Logging"
     files = [s for s in sources if s != "-"]
     size = 0
     for name in files:

@@ -7,13 +7,14 @@ google-cloud-logging or rich at module level, so a command that reads files neve
 
 from __future__ import annotations
 
+import configparser
 import gzip
 import os
 import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, BinaryIO, Self, TextIO
 
 import orjson
 
+from triage.commands.progress import describe_work
 from triage.errors import TriageError
 from triage.sources.cloud import CloudLoggingSource, RetryPolicy
 from triage.sources.cloud_filter import CloudQuery, rfc3339
@@ -87,6 +89,44 @@ def resolve_window(options: LiveOptions, now: datetime | None = None) -> tuple[d
     return start, end
 
 
+PROJECT_ENV = ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT")
+NO_PROJECT_HINT = "no default project either: set CLOUDSDK_CORE_PROJECT or GOOGLE_CLOUD_PROJECT, or run `gcloud config set project ID`"
+
+
+def gcloud_project(environ: Mapping[str, str] = os.environ) -> str | None:
+    """``[core] project`` of the active gcloud configuration, read from its files (gcloud is never run).
+
+    The config directory is ``$CLOUDSDK_CONFIG`` or ~/.config/gcloud; ``active_config`` (or
+    ``$CLOUDSDK_ACTIVE_CONFIG_NAME``) names the configuration, ``default`` when neither says."""
+    base = Path(environ.get("CLOUDSDK_CONFIG") or Path.home() / ".config" / "gcloud")
+    name = environ.get("CLOUDSDK_ACTIVE_CONFIG_NAME", "").strip()
+    if not name:
+        try:
+            name = (base / "active_config").read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            name = ""
+    path = base / "configurations" / f"config_{name or 'default'}"
+    ini = configparser.ConfigParser(interpolation=None)
+    try:
+        ini.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise TriageError(f"gcloud configuration {path} is not readable INI: {_first_line(exc)}") from None
+    return ini.get("core", "project", fallback="").strip() or None
+
+
+def default_project(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The project a live run reads when --project is not given: $CLOUDSDK_CORE_PROJECT, then
+    $GOOGLE_CLOUD_PROJECT, then the active gcloud configuration (the order gcloud itself uses)."""
+    for name in PROJECT_ENV:
+        if value := environ.get(name, "").strip():
+            return value
+    return gcloud_project(environ)
+
+
+def _first_line(value: object) -> str:
+    return str(value).strip().splitlines()[0] if str(value).strip() else type(value).__name__
+
+
 def make_live_options(
     project: str | None,
     services: Sequence[str] | None = None,
@@ -100,8 +140,14 @@ def make_live_options(
     api_endpoint: str | None = None,
     anonymous: bool = False,
     allow_partial: bool = False,
+    sources: Sequence[str] = (),
+    always_live: bool = False,
 ) -> LiveOptions | None:
-    """The CLI's live options, or None for a file run; live-only options without --project are an error."""
+    """The CLI's live options, or None for a file run.
+
+    Without --project, a run is live only when it has no files and uses a live-only option (or is
+    ``pull``, ``always_live``); it then reads the default project (``default_project``). Live-only
+    options next to files, or with no project to be found, are an error: a file run never turns live."""
     if not project:
         given = {
             "--service": services,
@@ -115,9 +161,13 @@ def make_live_options(
             "--anonymous": anonymous,
         }  # fmt: skip (--allow-partial alone is for files: accept one marked partial by a pull)
         used = [name for name, value in given.items() if value]
-        if used:
-            raise TriageError(f"{', '.join(used)} need --project (they read Cloud Logging)")
-        return None
+        if not used and not always_live:
+            return None
+        project = None if sources else default_project()
+        if not project:
+            what = f"{', '.join(used)} need" if used else "reading Cloud Logging needs"
+            hint = "" if sources else f"; {NO_PROJECT_HINT}"
+            raise TriageError(f"{what} --project (they read Cloud Logging){hint}")
     return LiveOptions(
         project=project,
         services=tuple(services or ()),
@@ -192,7 +242,7 @@ def live_source(
 class _Progress:
     """Entries, pages, rate and elapsed time on stderr; a no-op unless stderr is a terminal."""
 
-    def __init__(self, stream: TextIO, quiet: bool) -> None:
+    def __init__(self, stream: TextIO, quiet: bool, project: str = "") -> None:
         self._bar: Any = None
         if quiet or not stream.isatty():
             return
@@ -204,12 +254,13 @@ class _Progress:
             return
         self._bar = Progress(
             SpinnerColumn(),
-            TextColumn("pulling {task.completed:,} entries, {task.fields[pages]} pages, {task.fields[rate]}"),
+            TextColumn("{task.description}"),
             TimeElapsedColumn(),
             console=console,
             transient=True,
         )
-        self._task = self._bar.add_task("pull", total=None, pages=0, rate="-")
+        # Until the first page lands the credentials are being looked up: say so (progress.describe_work).
+        self._task = self._bar.add_task(f"triage: {describe_work((), project)}", total=None)
         self._started = time.monotonic()
 
     def __enter__(self) -> Self:
@@ -225,8 +276,9 @@ class _Progress:
         if self._bar is None:
             return
         elapsed = max(time.monotonic() - self._started, 1e-6)
-        rate = f"{source.stats.entries / elapsed:,.0f} entries/s"
-        self._bar.update(self._task, completed=source.stats.entries, pages=source.pages, rate=rate)
+        rate = source.stats.entries / elapsed
+        line = f"pulling {source.stats.entries:,} entries, {source.pages} pages, {rate:,.0f} entries/s"
+        self._bar.update(self._task, completed=source.stats.entries, description=line)
 
 
 def _open_out(path: Path, *, gz: bool) -> BinaryIO:
@@ -298,7 +350,7 @@ def pull(
     stream = stderr if stderr is not None else sys.stderr
     source = source or live_source(options, keywords=keywords)
     started = time.monotonic()
-    with _Progress(stream, quiet) as progress:
+    with _Progress(stream, quiet, options.project) as progress:
         source.on_page = progress.page  # the source reports each page as it lands
         count = write_entries(source, Path(out))
     for note in source.stats.notes:  # pushdown skipped, PARTIAL: worth seeing even with --quiet

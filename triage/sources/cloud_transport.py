@@ -11,6 +11,7 @@ google-cloud-logging, google-auth and grpc are imported inside functions: file r
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,8 +24,9 @@ from triage.errors import SourceError, TriageError
 READ_SCOPE = "https://www.googleapis.com/auth/logging.read"
 DEFAULT_REST_URL = "https://logging.googleapis.com"
 NO_CREDENTIALS = (
-    "no Google Cloud credentials found: run `gcloud auth application-default login` "
-    "or set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file"
+    "no Google Cloud credentials found: run `gcloud auth application-default login`, "
+    "or set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, "
+    "or pass --anonymous with a loopback --api-endpoint (emulators)"
 )
 
 
@@ -72,6 +74,9 @@ def load_credentials(endpoint: Endpoint, anonymous: bool) -> Any:
         from google.auth.credentials import AnonymousCredentials
 
         return AnonymousCredentials()
+    # Off GCE, google-auth probes the metadata server 3 times at 3 s each before giving up; one probe keeps
+    # a run without credentials failing in seconds (read when google-auth's metadata module first loads).
+    os.environ.setdefault("GCE_METADATA_DETECT_RETRIES", "1")
     import google.auth
     import google.auth.exceptions
 
