@@ -128,7 +128,25 @@ def configuration(
             if secret["name"] in text or any(env and env in text for env in secret["env"]):
                 secret["problems"].append(f"{i['title']} ({i['status']})")
         secret["ok"] = not secret["problems"] and secret["referenced"]
-    return {"problems": problems, "secrets": [secrets[k] for k in sorted(secrets)]}
+    return {
+        "problems": problems,
+        "secrets": [secrets[k] for k in sorted(secrets)],
+        "plain_secrets": _plain(history, names),
+    }
+
+
+def _plain(history: History, names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Secret-looking env vars a deploy in the window set as literal values (names only, never the value):
+    each is a ⚠️ in Required Secrets Verification, to move to Secret Manager."""
+    found: dict[str, list[str]] = {}
+    for deploy in sorted(history.deploys, key=lambda d: d.time):
+        sid = history.service_id(deploy.service, deploy.revision, deploy.location)
+        sid = names.get(sid, sid)
+        for env in deploy.plain_secrets:
+            services = found.setdefault(env, [])
+            if sid not in services:
+                services.append(sid)
+    return [{"env": env, "services": found[env]} for env in sorted(found)]
 
 
 def _dependencies(
