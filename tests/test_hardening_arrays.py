@@ -29,3 +29,28 @@ def test_truncated_array_recovers_every_whole_object_with_its_line(tmp_path: Pat
         source.stats.notes,
     )
     assert {e["insertId"] for e in entries} == {f"id{i:06d}" for i in range(499)}
+
+
+def test_fast_path_caps_a_huge_line_like_the_file_reader(tmp_path: Path, monkeypatch) -> None:
+    """A line past the cap is one malformed entry with a note on both paths; the lines around it are read."""
+    from triage import fastpath
+    from triage.engine import Matcher, load_catalog
+    from triage.pipeline import collect
+    from triage.sources import files
+
+    monkeypatch.setattr(files, "MAX_LINE", 2 << 20)
+    monkeypatch.setattr(fastpath, "MAX_LINE", 2 << 20)
+    monkeypatch.setattr(fastpath, "CHUNK", 1 << 20)
+    monkeypatch.setattr(fastpath, "CONTEXT", 64 << 10)
+    sample = (Path(__file__).resolve().parents[1] / "samples" / "scenarios" / "crash-loop-db.jsonl").read_bytes()
+    head, tail = sample.splitlines(keepends=True)[:70], sample.splitlines(keepends=True)[70:]
+    huge = b'{"textPayload": "' + b"x" * (5 << 20) + b'"}\n'
+    path = tmp_path / "huge.jsonl"
+    path.write_bytes(b"".join(head) + huge + b"".join(tail))  # the first chunk ends inside the huge line
+    matcher = Matcher(load_catalog(()))
+    ref = collect([FileSource(str(path))], matcher, fast=False)
+    fast = collect([FileSource(str(path))], matcher, fast=True)
+    assert ref.stats.malformed == fast.stats.malformed == 1
+    assert ref.stats.entries == fast.stats.entries == 70 + len(tail) + 1
+    assert any("longer than 2,097,152 bytes" in n for n in fast.stats.notes)
+    assert sorted(m.event.timestamp for m in fast.matches) == sorted(m.event.timestamp for m in ref.matches)
