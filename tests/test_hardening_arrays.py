@@ -54,3 +54,30 @@ def test_fast_path_caps_a_huge_line_like_the_file_reader(tmp_path: Path, monkeyp
     assert ref.stats.entries == fast.stats.entries == 70 + len(tail) + 1
     assert any("longer than 2,097,152 bytes" in n for n in fast.stats.notes)
     assert sorted(m.event.timestamp for m in fast.matches) == sorted(m.event.timestamp for m in ref.matches)
+
+
+def test_gzip_stream_caps_a_line_without_newlines(tmp_path: Path, monkeypatch) -> None:
+    """A compressed line with no newline for megabytes (a gzip bomb's shape) is capped on the stream path."""
+    import gzip
+
+    from triage import fastpath
+    from triage.engine import Matcher, load_catalog
+    from triage.pipeline import collect
+    from triage.sources import files
+
+    monkeypatch.setattr(files, "MAX_LINE", 2 << 20)
+    monkeypatch.setattr(fastpath, "MAX_LINE", 2 << 20)
+    monkeypatch.setattr(fastpath, "STREAM_CHUNK", 1 << 20)
+    sample = (Path(__file__).resolve().parents[1] / "samples" / "scenarios" / "crash-loop-db.jsonl").read_bytes()
+    lines = sample.splitlines(keepends=True)
+    path = tmp_path / "bomb.jsonl.gz"
+    path.write_bytes(gzip.compress(b"".join(lines[:70]) + b"{" + b"x" * (9 << 20) + b"\n" + b"".join(lines[70:])))
+    matcher = Matcher(load_catalog(()))
+    ref = collect([FileSource(str(path))], matcher, fast=False)
+    fast = collect([FileSource(str(path))], matcher, fast=True)
+    assert ref.stats.malformed == fast.stats.malformed == 1
+    assert ref.stats.entries == fast.stats.entries == len(lines) + 1
+    assert any(
+        "longer than 2,097,152 bytes" in n and f"{(9 << 20) + 1 - (2 << 20):,} bytes" in n for n in fast.stats.notes
+    )
+    assert sorted(m.event.timestamp for m in fast.matches) == sorted(m.event.timestamp for m in ref.matches)

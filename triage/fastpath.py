@@ -121,6 +121,7 @@ def _stream_tasks(source: FileSource) -> Iterator[tuple]:
         stream.readline()  # the partial marker line
     prev_tail = b""
     pending = b""
+    dropped = -1  # bytes of a capped line skipped so far (-1: not inside one)
     try:
         while True:
             block, error = _read_chunk(stream)
@@ -133,17 +134,38 @@ def _stream_tasks(source: FileSource) -> Iterator[tuple]:
                 pending += block  # the last piece before the error; no more reads after it
                 break
             data = pending + block
+            if dropped >= 0:  # inside a line past MAX_LINE: skip to its end, keeping nothing
+                nl = data.find(b"\n")
+                dropped += len(data) if nl < 0 else nl
+                pending, data = b"", b"" if nl < 0 else data[nl + 1 :]
+                if nl < 0:
+                    continue
+                _note_dropped(source, dropped)
+                dropped = -1
             cut = data.rfind(b"\n") + 1
             if cut == 0:
-                pending = data
+                if len(data) > MAX_LINE:  # a gzip bomb without newlines costs MAX_LINE, not its size
+                    yield from _emit(data[:MAX_LINE] + b"\n", prev_tail, b"")
+                    prev_tail, pending, dropped = b"", b"", len(data) - MAX_LINE
+                else:
+                    pending = data
                 continue
             current, pending = data[:cut], data[cut:]
             yield from _emit(current, prev_tail, pending)
             prev_tail = current[-CONTEXT:]
         if pending:
             yield from _emit(pending, prev_tail, b"")
+        if dropped >= 0:
+            _note_dropped(source, dropped)
     finally:
         source.close(stream)
+
+
+def _note_dropped(source: FileSource, dropped: int) -> None:
+    if len(source.stats.notes) < MAX_NOTES:
+        source.stats.notes.append(
+            f"{source.name}: a line longer than {MAX_LINE:,} bytes: {dropped:,} bytes after it dropped"
+        )
 
 
 def _read_chunk(stream: Any) -> tuple[bytes, Exception | None]:
