@@ -35,11 +35,12 @@ COOKIE, BYTES_PW, ENCODED_PW, BARE_PW = "CookieSess9a1", "BytesPw2b3c", "EncPw4d
 PEM_TAIL = "Zx9+Ab3dQ0rT7uVw=="  # the short last line of a key body
 CUT = "CutStraddle88x"  # a password the 300-character line cap would split from its "://user:" context
 EXTRA = "ACME-INTERNAL-QXZWV"  # not a known shape: only --redact catches it
+PLAIN_KEY = "PlainSpecKey5r7t"  # SECRET_KEY set as a literal value in a deploy's container spec
 
 SECRETS = [
     PG, MYSQL, REDIS, AMQP, DJANGO, PASSWORD, API_KEY, BEARER, JWT, *PEM_LINES, AWS_ID, AWS_SECRET,
     GITHUB, SLACK, GOOGLE, URL_PASS, FRAGMENT, SVC_KEY, CUT, EXTRA, *QUERY.values(), *ENV.values(), COOKIE,
-    BYTES_PW, ENCODED_PW, BARE_PW, PEM_TAIL, SLACK[-12:],
+    BYTES_PW, ENCODED_PW, BARE_PW, PEM_TAIL, SLACK[-12:], PLAIN_KEY,
 ]  # fmt: skip
 
 TEAM_RULES = """\
@@ -150,6 +151,7 @@ def corpus() -> list[dict]:
                                             "env": [
                                                 {"name": "DATABASE_URL", "value": f"postgresql://app:{PG}@db/app"},
                                                 {"name": "SLACK_TOKEN", "value": SLACK},
+                                                {"name": "SECRET_KEY", "value": PLAIN_KEY},
                                             ]
                                         }
                                     ]
@@ -229,6 +231,11 @@ def test_every_planted_line_reaches_the_report_masked(planted, tmp_path: Path):
     assert "postgresql://app:***@10.0.0.3" in evidence and "Authorization: Bearer ***" in evidence
     assert "-----BEGIN PRIVATE KEY-----***-----END PRIVATE KEY-----" in evidence
     assert any(s["name"].startswith("billing-") for s in report["services"])
+    # secrets set as plain env values in the deploy spec are named (never their values) for Secret Manager
+    plain = {s["env"]: s["services"] for s in report["configuration"]["plain_secrets"]}
+    assert set(plain) == {"SECRET_KEY", "SLACK_TOKEN"} and plain["SECRET_KEY"]
+    md = PRODUCERS["report-md"](paths, extra, tmp_path)
+    assert "SECRET_KEY" in md and "set in plain text in the deploy spec, move it to Secret Manager" in md
     fragment = next(i for i in report["issues"] if i["rule"] == "leak-fragment")
     assert fragment["problem"].startswith(f"Rejected credential {MASK} for ")
 

@@ -23,6 +23,7 @@ from triage.commands.common import RunOptions, bigquery_dry_run, make_bigquery_o
 from triage.commands.progress import describe_work, output_elsewhere, progress
 from triage.commands.pull import make_live_options
 from triage.errors import RuleErrors, TriageError
+from triage.output import strip_controls
 
 INTERRUPTED = 130  # 128 + SIGINT
 
@@ -83,17 +84,23 @@ class Annotations(StrEnum):
     never = "never"
 
 
+def _clean(exc: Exception) -> str:
+    """An error message on one line, without control characters: it can quote log text or file content
+    (an ESC sequence, a carriage return, a NUL), which must not steer the terminal or a CI log."""
+    return strip_controls(str(exc)).replace("\n", " ").replace("\t", " ")
+
+
 def run(fn: Callable[[], int]) -> None:
     """Call a command function; TriageError -> one line on stderr and its exit code."""
     try:
         code = fn()
     except RuleErrors as exc:  # --collect: one line per error
         for err in exc.errors:
-            typer.echo(f"triage: error: {err}", err=True)
+            typer.echo(f"triage: error: {_clean(err)}", err=True)
         typer.echo(f"triage: {len(exc.errors)} rule error(s)", err=True)
         raise typer.Exit(exc.exit_code) from None
     except TriageError as exc:
-        typer.echo(f"triage: error: {exc}", err=True)
+        typer.echo(f"triage: error: {_clean(exc)}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except BrokenPipeError:
         sys.stderr.close()

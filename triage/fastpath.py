@@ -24,7 +24,7 @@ from triage.analysis.history import History
 from triage.engine.matcher import Matcher
 from triage.engine.rules import Condition, Rule
 from triage.fastscan import Aggregate, ChunkResult, init_worker, scan_chunk
-from triage.sources.files import READ_ERRORS, FileSource
+from triage.sources.files import MAX_LINE, MAX_NOTES, READ_ERRORS, FileSource
 
 CHUNK = 16 << 20  # bytes of one task (a file region; workers read it themselves)
 STREAM_CHUNK = 4 << 20  # bytes of one task read from a stream (sent through a pipe, so kept small)
@@ -66,25 +66,52 @@ def fast_ok(sources: Sequence[Any], matcher: Matcher) -> bool:
     return all(s.kind() == "lines" for s in sources)
 
 
-def _file_tasks(path: str, start: int = 0) -> Iterator[tuple]:
+def _file_tasks(path: str, start: int = 0, notes: list[str] | None = None) -> Iterator[tuple]:
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         lo = start  # after the partial marker line, if any
         while lo < size:
             hi = min(size, lo + CHUNK)
             if hi < size:  # end the chunk after a newline
-                f.seek(hi)
-                tail = f.read(1 << 20)
-                nl = tail.find(b"\n")
-                while nl < 0 and tail:
-                    more = f.read(1 << 20)
-                    if not more:
-                        break
-                    tail += more
-                    nl = tail.find(b"\n")
-                hi = size if nl < 0 else hi + nl + 1
+                end = _line_end(f, hi, size)
+                if end - hi > 1 << 20:  # a long line crosses hi: past MAX_LINE it is capped, as FileSource does
+                    f.seek(lo)
+                    begin = lo + f.read(hi - lo).rfind(b"\n") + 1
+                    if end - begin > MAX_LINE + 1:
+                        if begin > lo:
+                            yield (path, lo, begin, max(0, lo - CONTEXT), begin)
+                        yield _capped_line(f, path, begin, end, notes)
+                        lo = end
+                        continue
+                hi = end
             yield (path, lo, hi, max(0, lo - CONTEXT), min(size, hi + CONTEXT))
             lo = hi
+
+
+def _line_end(f: Any, pos: int, size: int) -> int:
+    """Offset just past the first newline at or after ``pos`` (``size`` if none), read in 1 MB pieces
+    that are not kept: a 200 MB line costs 1 MB here."""
+    f.seek(pos)
+    while piece := f.read(1 << 20):
+        nl = piece.find(b"\n")
+        if nl >= 0:
+            return pos + nl + 1
+        pos += len(piece)
+    return size
+
+
+def _capped_line(f: Any, path: str, begin: int, end: int, notes: list[str] | None) -> tuple:
+    """A task of the first MAX_LINE bytes of the line at ``begin`` (the rest dropped, with a note): the
+    worker sees one line, which is then a malformed entry like FileSource's capped line."""
+    f.seek(begin)
+    data = f.read(MAX_LINE) + b"\n"
+    if notes is not None and len(notes) < MAX_NOTES:
+        f.seek(end - 1)
+        dropped = end - begin - MAX_LINE - (f.read(1) == b"\n")  # the newline is not part of the line
+        notes.append(
+            f"{path}: line at byte {begin:,} longer than {MAX_LINE:,} bytes: {dropped:,} bytes after it dropped"
+        )
+    return (data, 0, len(data), 0, len(data))
 
 
 def _stream_tasks(source: FileSource) -> Iterator[tuple]:
@@ -94,6 +121,7 @@ def _stream_tasks(source: FileSource) -> Iterator[tuple]:
         stream.readline()  # the partial marker line
     prev_tail = b""
     pending = b""
+    dropped = -1  # bytes of a capped line skipped so far (-1: not inside one)
     try:
         while True:
             block, error = _read_chunk(stream)
@@ -106,17 +134,38 @@ def _stream_tasks(source: FileSource) -> Iterator[tuple]:
                 pending += block  # the last piece before the error; no more reads after it
                 break
             data = pending + block
+            if dropped >= 0:  # inside a line past MAX_LINE: skip to its end, keeping nothing
+                nl = data.find(b"\n")
+                dropped += len(data) if nl < 0 else nl
+                pending, data = b"", b"" if nl < 0 else data[nl + 1 :]
+                if nl < 0:
+                    continue
+                _note_dropped(source, dropped)
+                dropped = -1
             cut = data.rfind(b"\n") + 1
             if cut == 0:
-                pending = data
+                if len(data) > MAX_LINE:  # a gzip bomb without newlines costs MAX_LINE, not its size
+                    yield from _emit(data[:MAX_LINE] + b"\n", prev_tail, b"")
+                    prev_tail, pending, dropped = b"", b"", len(data) - MAX_LINE
+                else:
+                    pending = data
                 continue
             current, pending = data[:cut], data[cut:]
             yield from _emit(current, prev_tail, pending)
             prev_tail = current[-CONTEXT:]
         if pending:
             yield from _emit(pending, prev_tail, b"")
+        if dropped >= 0:
+            _note_dropped(source, dropped)
     finally:
         source.close(stream)
+
+
+def _note_dropped(source: FileSource, dropped: int) -> None:
+    if len(source.stats.notes) < MAX_NOTES:
+        source.stats.notes.append(
+            f"{source.name}: a line longer than {MAX_LINE:,} bytes: {dropped:,} bytes after it dropped"
+        )
 
 
 def _read_chunk(stream: Any) -> tuple[bytes, Exception | None]:
@@ -193,7 +242,7 @@ def pool_for(matcher: Matcher) -> Any:
 
 
 def source_entries(source: FileSource, pool: Any, agg: Aggregate) -> Iterator[Mapping[str, Any]]:
-    tasks = _file_tasks(source.path, source.skip) if source.plain else _stream_tasks(source)
+    tasks = _file_tasks(source.path, source.skip, source.stats.notes) if source.plain else _stream_tasks(source)
     return full_entries(source, iter(_Pipe(pool, tasks)), agg)
 
 

@@ -53,8 +53,14 @@ MARKERS = (
     *(f"\\ud{c}" for c in "89abcdef"),
 )
 TB_SLACK_S = 2.0  # seconds a traceback's lines may stray, in log time, from where reassembly expects them
-_TS = r"[0-9]{4}-.{5}T.{8}\.[0-9]{6}Z"
+# A canonical timestamp (normalize_timestamp's output shape) that names a real instant: months 01-12,
+# each month's last day, February 29 in leap years only, hours 00-23, no second 60, no year 0000. A
+# canonical-looking impossible one must not pass unread: records.from_entry counts it as malformed.
+_MONTH_DAY = r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+_LEAP_DAY = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29"
+_TS = rf"(?!0000)(?:[0-9]{{4}}-{_MONTH_DAY}|{_LEAP_DAY})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{{6}}Z"
 _CANON_BLOCK = re.compile(f"(?:{_TS}\n)*{_TS}")
+_CANON_ONE = re.compile(_TS)
 
 
 class _RL(msgspec.Struct):
@@ -401,6 +407,9 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             rl.location,
         )
         ts = e.timestamp or e.receiveTimestamp or ""
+        if ts and not _CANON_ONE.fullmatch(ts) and not normalize_timestamp(ts):
+            full.append((line_no, line_no - blanks, raw))  # no real instant: a malformed entry, counted there
+            continue
         if std and text is not None and may_continue(text):
             # A trace's frames, a hint or property line: reassembly joins it to a line before it of the
             # same instance, so those (if light) go to the full path too (see _continued_lines).

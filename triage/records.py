@@ -123,6 +123,8 @@ def normalize_timestamp(value: Any) -> str:
             and digits.isdigit()
             and head[7] + head[13] + head[16] == "-::"
         ):
+            if not _in_range(head):
+                return ""  # "2025-99-99T99:99:99Z", "2025-02-30T...", hour 24: not a date, never a report's
             frac_digits = (frac[1:] + "000000")[:6]
             return f"{head[:10]}T{head[11:]}.{frac_digits}Z"
     try:
@@ -135,6 +137,26 @@ def normalize_timestamp(value: Any) -> str:
         return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     except OverflowError:  # year 1 or 9999 shifted out of range by its offset
         return ""
+
+
+# Last day of each month as two digits (index = month); February's 29 is checked against the year.
+_LAST_DAY = ("", "31", "29", "31", "30", "31", "30", "31", "31", "30", "31", "30", "31")
+
+
+def _in_range(head: str) -> bool:
+    """Whether "YYYY-MM-DDTHH:MM:SS" (all positions ASCII digits) names a real instant, as the full parse
+    (datetime.fromisoformat) would decide: fixed-width digit strings compare like their numbers, so this
+    is string comparisons, no int() per field. A leap second (:60) is refused like the full parse does:
+    Google smears leap seconds, and the rest of the tool reads these strings back with fromisoformat."""
+    month, day = head[5:7], head[8:10]
+    if not ("01" <= month <= "12" and "01" <= day <= _LAST_DAY[int(month)] and head[:4] != "0000"):
+        return False
+    if head[11:13] > "23" or head[14:16] > "59" or head[17:19] > "59":
+        return False
+    if month == "02" and day == "29":
+        year = int(head[:4])
+        return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return True
 
 
 def epoch_seconds(ts: str) -> float | None:
@@ -310,8 +332,15 @@ def from_entry(entry: Any) -> Record:
         if not message:
             message = f"{_str(http.get('requestMethod'))} {status or ''} {url}".strip()
 
+    raw_ts = entry.get("timestamp") or entry.get("receiveTimestamp")
+    timestamp = normalize_timestamp(raw_ts)
+    if raw_ts and not timestamp:
+        # A timestamp that is there but names no real instant ("2025-02-30T...", hour 24) would become a
+        # report's date or vanish from the time range: the entry is malformed, counted with this reason.
+        # The value itself is not repeated: it is untrusted log text.
+        raise NotAnEntry("timestamp is not a valid RFC 3339 date and time")
     return Record(
-        timestamp=normalize_timestamp(entry.get("timestamp") or entry.get("receiveTimestamp")),
+        timestamp=timestamp,
         severity=severity_name(entry.get("severity")),
         service=service,
         revision=revision,

@@ -12,6 +12,7 @@ change) and whose request has none.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -118,3 +119,31 @@ def secret_refs(node: Any, env: str = "", depth: int = 0) -> Iterable[tuple[str,
     elif isinstance(node, list):
         for item in node:
             yield from secret_refs(item, env, depth + 1)
+
+
+# Env var names that hold a credential: a literal ``value`` for one of these puts the secret in the
+# service spec (readable by anyone with run.services.get) instead of Secret Manager.
+SECRET_ENV = re.compile(
+    r"(?:^|_)(?:SECRET|SECRET_KEY|PASSWORD|PASSWD|PASS|PWD|TOKEN|API_?KEY|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS)$",
+    re.IGNORECASE,
+)
+
+
+def plain_secret_envs(node: Any, depth: int = 0) -> Iterable[str]:
+    """Names of secret-looking env vars set to a literal ``value`` in a deploy request's container spec
+    (not ``valueFrom.secretKeyRef`` / ``valueSource``). Only names: the value is never carried further."""
+    if depth > MAX_SPEC_DEPTH:
+        return
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "env" and isinstance(value, list):
+                for item in value[:1000]:
+                    if isinstance(item, Mapping) and isinstance(name := item.get("name"), str):
+                        literal = item.get("value")
+                        if isinstance(literal, str) and literal and len(name) <= 256 and SECRET_ENV.search(name):
+                            yield name
+            else:
+                yield from plain_secret_envs(value, depth + 1)
+    elif isinstance(node, list):
+        for item in node:
+            yield from plain_secret_envs(item, depth + 1)

@@ -14,7 +14,14 @@ from typing import Any
 
 import regex as re
 
-from triage.analysis.deploys import Target, deployed_revision, location_of, secret_refs, traffic_targets
+from triage.analysis.deploys import (
+    Target,
+    deployed_revision,
+    location_of,
+    plain_secret_envs,
+    secret_refs,
+    traffic_targets,
+)
 from triage.records import Record
 
 _REV_SEQ = re.compile(r"^(?P<service>.+)-(?P<seq>\d{5})-[a-z0-9]{2,}$")
@@ -71,6 +78,7 @@ class Deploy:
     location: str = ""
     traffic: tuple[Target, ...] = ()  # where the request sends traffic (empty: it does not say)
     status_traffic: tuple[Target, ...] = ()  # the response's traffic status at the time of the call
+    plain_secrets: tuple[str, ...] = ()  # secret-looking env vars set as literal values (names only)
 
 
 @dataclass
@@ -277,7 +285,8 @@ class History:
             payload = rec.payload or {}
             revision = deployed_revision(payload)
             deploy = Deploy(rec.timestamp, service, revision, rec.commit_sha, rec.method, tuple(secret_refs(payload)),
-                            location, traffic_targets(payload), traffic_targets(payload, status=True))  # fmt: skip
+                            location, traffic_targets(payload), traffic_targets(payload, status=True),
+                            tuple(sorted(set(plain_secret_envs(payload)))))  # fmt: skip
             self.deploys.append(deploy)
             self.place(service, location)
             if revision:

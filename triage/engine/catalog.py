@@ -6,6 +6,7 @@ built-in rule by reusing its id (the catalog records it so the report can say so
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,11 +48,58 @@ def files_of(paths: Iterable[Path]) -> set[str]:
 
 
 def rule_files(path: Path) -> list[Path]:
+    """A rule file as named, or the *.yaml/*.yml files of a rule folder up to MAX_DEPTH folders below it.
+
+    A folder is walked without following symlinks out of it, and a folder deeper than the limit (or
+    one with more than MAX_ENTRIES entries in all) is an error, not a longer walk: ``rules: [/]`` must
+    fail at once, never read the whole filesystem."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise RuleError("no such rule file or folder", path=str(path))
-    return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    root = path.resolve()
+    found: list[Path] = []
+    budget = [MAX_ENTRIES]
+    _walk(path, root, 0, found, budget)
+    return sorted(found)
+
+
+MAX_DEPTH = 3  # folders below a named rule folder that are searched for rule files
+MAX_ENTRIES = 10_000  # directory entries one rule folder may hold in all, nested ones included
+
+
+def _walk(folder: Path, root: Path, depth: int, found: list[Path], budget: list[int]) -> None:
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        raise RuleError(f"cannot read rule folder: {exc.strerror or exc}", path=str(folder)) from None
+    budget[0] -= len(entries)
+    if budget[0] < 0:
+        raise RuleError(
+            f"more than {MAX_ENTRIES:,} entries under this rule folder: name the folder that holds the rule files",
+            path=str(root),
+        )
+    for entry in entries:
+        p = Path(entry.path)
+        if entry.is_symlink():
+            target = p.resolve()
+            if not target.is_relative_to(root):
+                raise RuleError(
+                    f"symlink to {display_name(target)}, outside the rule folder: name it instead", path=str(p)
+                )
+            if target.is_dir():
+                continue  # inside the folder: its files are reached by their own path
+        if entry.is_dir(follow_symlinks=False):
+            if depth + 1 > MAX_DEPTH:
+                raise RuleError(
+                    f"rule folders are searched at most {MAX_DEPTH} levels deep, and {display_name(p)} is"
+                    " deeper: name the folder that holds the rule files",
+                    path=display_name(root),
+                )
+            _walk(p, root, depth + 1, found, budget)
+        elif p.suffix in (".yaml", ".yml") and entry.is_file():
+            found.append(p)
 
 
 def load_file(path: Path, errors: list[RuleError] | None = None) -> list[Rule]:

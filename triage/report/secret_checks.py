@@ -7,7 +7,7 @@ component, is about.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import regex as re
@@ -81,7 +81,25 @@ def configuration(
         ]
         # ✅ needs a deploy that mounts it and no open issue that points at what it holds.
         secret["ok"] = not secret["implicated_by"] and secret["referenced"]
-    return {"problems": problems, "secrets": [secrets[k] for k in sorted(secrets)]}
+    return {
+        "problems": problems,
+        "secrets": [secrets[k] for k in sorted(secrets)],
+        "plain_secrets": _plain(history, {s.name: s.display_name for s in services}),
+    }
+
+
+def _plain(history: History, names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Secret-looking env vars a deploy in the window set as literal values (names only, never the value):
+    each is a ⚠️ in Required Secrets Verification, to move to Secret Manager."""
+    found: dict[str, list[str]] = {}
+    for deploy in sorted(history.deploys, key=lambda d: d.time):
+        sid = history.service_id(deploy.service, deploy.revision, deploy.location)
+        sid = names.get(sid, sid)
+        for env in deploy.plain_secrets:
+            services = found.setdefault(env, [])
+            if sid not in services:
+                services.append(sid)
+    return [{"env": env, "services": found[env]} for env in sorted(found)]
 
 
 # What an open issue says about a secret's value. It names the secret or its variable (SECRET_KEY fails

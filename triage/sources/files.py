@@ -253,12 +253,16 @@ class FileSource:
         text = data.decode("utf-8", errors="surrogateescape")
         decoder = json.JSONDecoder()
         pos, numbered = text.index("[") + 1, []
+        # Line numbers are counted on from the last item, never from the start: per item from 0 was
+        # quadratic (a truncated 20k-entry export took 70 s against 0.3 s whole).
+        line_no, counted = 1, 0
         while True:
             while pos < len(text) and text[pos] in " \t\r\n,":
                 pos += 1
             if pos >= len(text) or text[pos] == "]":
                 break
-            line_no = text.count("\n", 0, pos) + 1
+            line_no += text.count("\n", counted, pos)
+            counted = pos
             try:
                 _, end = decoder.raw_decode(text, pos)
                 item = orjson.loads(text[pos:end].encode("utf-8", errors="surrogateescape"))
