@@ -84,7 +84,7 @@ def configuration(
     return {
         "problems": problems,
         "secrets": [secrets[k] for k in sorted(secrets)],
-        "plain_secrets": _plain(history, {s.name: s.display_name for s in services}),
+        "plain_secrets": _plain(history, names),
     }
 
 
