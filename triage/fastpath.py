@@ -24,7 +24,8 @@ from triage.analysis.history import History
 from triage.engine.matcher import Matcher
 from triage.engine.rules import Condition, Rule
 from triage.fastscan import Aggregate, ChunkResult, init_worker, scan_chunk
-from triage.sources.files import MAX_LINE, MAX_NOTES, READ_ERRORS, FileSource
+from triage.sources.decode import read_head
+from triage.sources.files import MAX_LINE, MAX_NOTES, FileSource
 
 CHUNK = 16 << 20  # bytes of one task (a file region; workers read it themselves)
 STREAM_CHUNK = 4 << 20  # bytes of one task read from a stream (sent through a pipe, so kept small)
@@ -124,7 +125,7 @@ def _stream_tasks(source: FileSource) -> Iterator[tuple]:
     dropped = -1  # bytes of a capped line skipped so far (-1: not inside one)
     try:
         while True:
-            block, error = _read_chunk(stream)
+            block, error = read_head(stream, STREAM_CHUNK)  # small reads: a truncated gzip loses only its last piece
             if error is not None:
                 source.stats.partial = True
                 source.stats.notes.append(f"{source.name}: read stopped early: {error}")
@@ -166,22 +167,6 @@ def _note_dropped(source: FileSource, dropped: int) -> None:
         source.stats.notes.append(
             f"{source.name}: a line longer than {MAX_LINE:,} bytes: {dropped:,} bytes after it dropped"
         )
-
-
-def _read_chunk(stream: Any) -> tuple[bytes, Exception | None]:
-    """Up to STREAM_CHUNK bytes in small reads, so a truncated gzip loses only its last piece."""
-    parts: list[bytes] = []
-    size = 0
-    while size < STREAM_CHUNK:
-        try:
-            piece = stream.read1(1 << 16) if hasattr(stream, "read1") else stream.read(1 << 16)
-        except READ_ERRORS as exc:  # truncated or corrupt compressed data
-            return b"".join(parts), exc
-        if not piece:
-            break
-        parts.append(piece)
-        size += len(piece)
-    return b"".join(parts), None
 
 
 def _emit(current: bytes, before: bytes, after: bytes) -> Iterator[tuple]:

@@ -18,14 +18,15 @@ HEAD = 1 << 16  # bytes read up front to decide encoding and format
 _UTF16 = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
-def read_head(stream: BinaryIO, size: int = HEAD) -> tuple[bytes, BaseException | None]:
+def read_head(stream: BinaryIO, size: int = HEAD, step: int = 1 << 16) -> tuple[bytes, BaseException | None]:
     """Up to ``size`` bytes, fewer only at the end of the input (short reads of a pipe are retried), and
-    the read error that ended it early (a truncated gzip), raised to the reader once the head is used."""
+    the read error that ended it early (a truncated gzip), raised to the reader once the head is used.
+    Reads go ``step`` bytes at a time, so a corrupt gzip loses only its last piece."""
     parts, got = [], 0
     read = getattr(stream, "read1", stream.read)
     while got < size:
         try:
-            piece = read(size - got)
+            piece = read(min(step, size - got))
         except READ_ERRORS as exc:
             return b"".join(parts), exc
         if not piece:
