@@ -13,6 +13,7 @@ from triage.cli import app
 from triage.engine import Matcher, load_catalog
 from triage.engine.catalog import load_file
 from triage.engine.lint import lint, nested_quantifier
+from triage.engine.literals import regex_literals
 from triage.engine.rules import Rule
 from triage.errors import RuleError, RuleErrors
 
@@ -384,3 +385,29 @@ def test_matcher_uses_every_rule_literal():
     matcher = Matcher(load_catalog())
     assert matcher.unfiltered == ()
     assert matcher.candidates("INFO:     Application startup complete.") == set()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        # A short required literal loses to a required group whose every branch has a longer one.
+        (
+            r"(?s)\b403\b.{0,300}?(?P<reason>The caller does not have permission|PERMISSION_DENIED)",
+            ("The caller does not have permission", "PERMISSION_DENIED"),
+        ),
+        # A long required literal wins over a group with a short branch.
+        (r"connection refused (?:on|at) port", ("connection refused ",)),
+        (r"(?:MongoNetworkError|ServerSelectionTimeoutError)", ("MongoNetworkError", "ServerSelectionTimeoutError")),
+        (r"\d+\s\w+", ()),
+    ],
+)
+def test_regex_literals_prefer_the_more_selective_set(pattern, expected):
+    assert regex_literals(pattern) == expected
+
+
+def test_request_lines_of_a_status_do_not_reach_the_403_rule():
+    # "403" is in every forbidden request's log line; the rule needs its words, so such lines stay light.
+    matcher = Matcher(load_catalog())
+    assert "iam-permission-denied" not in {
+        matcher.catalog.rules[i].id for i in matcher.candidates("GET 403 https://api-abc-uc.a.run.app/admin?id=403")
+    }

@@ -80,15 +80,18 @@ def _branch_literals(seq) -> tuple[str, ...]:
 
 
 def regex_literals(pattern: str) -> tuple[str, ...]:
-    """Literals one of which every match of ``pattern`` contains: its longest required literal, else one
-    per alternative of a required group."""
+    """Literals one of which every match of ``pattern`` contains: its longest required literal or one per
+    alternative of a required group, whichever is more selective (the longer shortest literal). A short
+    literal such as ``403`` is in every request log line of that status; the group beside it
+    (``The caller does not have permission|PERMISSION_DENIED``) is in almost none."""
     lit = regex_literal(pattern)
-    if lit:
-        return (lit,)
     try:
-        return _branch_literals(sre_parse.parse(pattern))
+        branches = _branch_literals(sre_parse.parse(pattern))
     except Exception:
-        return ()
+        branches = ()
+    if branches and (not lit or min(map(len, branches)) > len(lit)):
+        return branches
+    return (lit,) if lit else ()
 
 
 def condition_literals(cond: Condition) -> tuple[str, ...]:
