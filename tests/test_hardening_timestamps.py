@@ -79,3 +79,21 @@ def test_impossible_timestamps_are_counted_malformed_on_both_paths(tmp_path: Pat
     assert sorted(m.event.timestamp for m in hostile.matches) == sorted(m.event.timestamp for m in clean.matches)
     # the untrusted value is not echoed into the notes
     assert not any("99:99" in n or "02-30" in n for n in hostile.stats.notes)
+
+
+@pytest.mark.parametrize("ts", [t for t in IMPOSSIBLE if "." not in t and t[:4] != "0000"])
+def test_pasted_text_line_with_an_impossible_time_is_malformed_not_reassigned(tmp_path: Path, ts: str) -> None:
+    # Pasted text: the impossible line is counted malformed (it does not borrow its neighbour's time),
+    # and the line after it, which has no time of its own, takes the last good line's time.
+    path = tmp_path / "pasted.txt"
+    path.write_text(f"2025-09-05T10:00:00Z INFO starting\n{ts} ERROR boom\n  wrapped line\n")
+    source = FileSource(str(path))
+    entries = list(source.entries())
+    assert source.stats.entries == 3
+    times = [e.get("timestamp") for e in entries]
+    assert times[0] == times[2] == normalize_timestamp("2025-09-05T10:00:00Z")
+    with pytest.raises(NotAnEntry):
+        from_entry(entries[1])
+    got = collect([FileSource(str(path))], Matcher(load_catalog()))
+    assert (got.stats.entries, got.stats.malformed) == (3, 1)
+    assert got.history.first_ts == got.history.last_ts == times[0]

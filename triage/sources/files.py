@@ -71,7 +71,9 @@ def text_entry(line: str, line_no: int = 0, before: Mapping[str, Any] | None = N
     p = strip_prefixes(line)
     entry: dict[str, Any] = {"textPayload": p.message, "logName": "text", "insertId": f"{line_no:012d}"}
     if p.timestamp:
-        ts = normalize_timestamp(p.timestamp.replace(",", ".").replace(" UTC", "Z").replace(" ", "T", 1))
+        # A time that names no real instant (2025-99-99T99:99:99Z) stays as written: records.from_entry
+        # then counts the line malformed, as it does a JSON entry's, instead of it borrowing a neighbour's time.
+        ts = normalize_timestamp(p.timestamp.replace(",", ".").replace(" UTC", "Z").replace(" ", "T", 1)) or p.timestamp
     else:
         ts = before.get("timestamp", "")
     if ts:
@@ -323,8 +325,10 @@ class FileSource:
             if not line.strip():
                 continue
             self.stats.entries += 1
-            before = text_entry(line, line_no, before)
-            yield before
+            entry = text_entry(line, line_no, before)
+            if not entry.get("timestamp") or normalize_timestamp(entry["timestamp"]):
+                before = entry  # the lines after a malformed one take the last good line's time
+            yield entry
 
 
 def _identity(source: FileSource) -> tuple:
