@@ -135,10 +135,17 @@ def open_client(endpoint: str | None, *, anonymous: bool, project: str) -> Any:
             credentials, _ = google.auth.default(scopes=list(bigquery.Client.SCOPE))
         except google.auth.exceptions.DefaultCredentialsError:
             raise SourceError(NO_CREDENTIALS) from None
-    client = bigquery.Client(project=project, credentials=credentials, client_options={"api_endpoint": url})
+    session = None
     if loopback:
-        client._http.trust_env = False  # requests would send 127.0.0.1 through $http_proxy
-    return client
+        from google.auth.transport.requests import AuthorizedSession
+
+        # requests would send 127.0.0.1 through $http_proxy. Handed in through the constructor's documented
+        # ``_http`` argument: setting the private attribute of that name afterwards breaks on upgrade.
+        session = AuthorizedSession(credentials)
+        session.trust_env = False
+    return bigquery.Client(
+        project=project, credentials=credentials, client_options={"api_endpoint": url}, _http=session
+    )
 
 
 def _job_config(planned: PlannedQuery, query: BigQueryQuery, *, dry_run: bool) -> Any:

@@ -1,11 +1,11 @@
-"""Page fetchers over the real google-cloud-logging client: one ``entries.list`` call per ``fetch``.
+"""Page fetchers over the public Google client APIs: one ``entries.list`` call per ``fetch``.
 
 Both fetchers return raw pages as REST/JSON-shaped dicts (camelCase), not ``LogEntry`` objects: building
-an entry object costs about 60 us and ``to_api_repr`` as much again, which alone would cap a pull far
-below the 50,000 entries/s target. Paging, retries and pacing live in the source, so every request the
+an entry object costs about 60 us and ``to_api_repr`` as much again, which alone would cap a pull
+far below what the client must keep up with. Paging, retries and pacing live in the source, so every request the
 fetchers make is exactly one page and no library retry hides behind it.
 
-google-cloud-logging, google-auth and grpc are imported inside functions: file runs never load them.
+google-cloud-logging, google-auth, requests and grpc are imported inside functions: file runs never load them.
 """
 
 from __future__ import annotations
@@ -125,25 +125,40 @@ class PageFetcher(Protocol):
 
 
 class RestPages:
-    """``POST /v2/entries:list`` through the client's own authorised connection, one page per call."""
+    """``POST /v2/entries:list`` through google-auth's public ``AuthorizedSession``, one page per call.
+
+    Not ``LoggingServiceV2Client(transport="rest")``: google-cloud-logging ships only gRPC transports for it
+    (no ``transports/rest.py`` in 3.x). Not ``google.cloud.logging.Client`` either: its HTTP path is only
+    reachable through the private ``_connection``/``_http``, which break on upgrade. An AuthorizedSession is
+    a requests.Session that adds (and refreshes) the bearer token; errors become google.api_core exceptions
+    through the public ``from_http_response``, the same classes the gRPC path raises.
+    """
 
     def __init__(
         self, endpoint: Endpoint, credentials: Any, project: str, filter_: str, order_by: str, timeout: float
     ) -> None:
-        from google.cloud import logging as gcl
+        from google.api_core.exceptions import from_http_response
+        from google.auth.transport.requests import AuthorizedSession
 
-        self._client = gcl.Client(
-            project=project,
-            credentials=credentials,
-            client_options={"api_endpoint": endpoint.target},
-            _use_grpc=False,
-        )
+        self._session = AuthorizedSession(credentials)
         if endpoint.loopback:
             # requests would route 127.0.0.1 through $http_proxy unless no_proxy lists it.
-            self._client._http.trust_env = False
-        self._api_request = self._client._connection.api_request
+            self._session.trust_env = False
+        self._error = from_http_response
+        self._url = f"{endpoint.target}/v2/entries:list"
         self._body = {"resourceNames": [f"projects/{project}"], "filter": filter_, "orderBy": order_by}
         self._timeout = timeout
+
+    def _post(self, body: dict[str, Any], limit: float) -> bytes:
+        response = self._session.post(
+            self._url,
+            data=orjson.dumps(body),
+            headers={"Content-Type": "application/json"},
+            timeout=limit,
+        )
+        if response.status_code >= 400:
+            raise self._error(response)
+        return response.content
 
     def fetch(
         self, page_token: str | None, page_size: int, deadline: float | None = None
@@ -158,10 +173,8 @@ class RestPages:
 
         def call() -> None:
             try:
-                # expect_json=False: the raw bytes, decoded by orjson at several times requests' json speed.
-                done["raw"] = self._api_request(
-                    method="POST", path="/entries:list", data=body, timeout=limit, expect_json=False
-                )
+                # The raw bytes, decoded by orjson at several times requests' json speed.
+                done["raw"] = self._post(body, limit)
             except BaseException as exc:  # handed to the caller's thread
                 done["error"] = exc
 
@@ -169,7 +182,7 @@ class RestPages:
         worker.start()
         worker.join(limit)
         if worker.is_alive():
-            self._client._http.close()  # drop the pooled connections; the next request opens a new one
+            self._session.close()  # drop the pooled connections; the next request opens a new one
             raise RequestDeadline(f"no complete response within {limit:g} s (request deadline)")
         if "error" in done:
             raise done["error"]
@@ -181,7 +194,7 @@ class RestPages:
         return check_page(response)
 
     def close(self) -> None:
-        self._client.close()
+        self._session.close()
 
 
 class GrpcPages:
