@@ -10,12 +10,14 @@ REST iterator loop forever.
         fake.rest_url        # "http://127.0.0.1:PORT"  -> REST
         fake.grpc_target     # "127.0.0.1:PORT"         -> gRPC without TLS
         fake.fail(503, 503)  # the next two requests fail, then it serves again
+        fake.set_quota(60, 60.0)  # more than 60 requests in any 60 s: 429 RESOURCE_EXHAUSTED, as the API does
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from concurrent import futures
@@ -66,6 +68,9 @@ class FakeLogging:
         self.requests: list[Request] = []
         self._script: deque[int | None] = deque()
         self._lock = threading.Lock()
+        self.quota: tuple[int, float] | None = None  # (requests, window seconds), None: unlimited
+        self.arrivals: list[float] = []  # monotonic arrival time of every request, the rejected ones too
+        self.over_quota = 0  # requests answered 429 because of the quota (not the script)
         self.set_entries(entries)
         self._http: ThreadingHTTPServer | None = None
         self._grpc: Any = None
@@ -84,7 +89,17 @@ class FakeLogging:
         with self._lock:
             self.requests.clear()
             self._script.clear()
+            self.quota = None
+            self.arrivals.clear()
+            self.over_quota = 0
         self.set_entries(entries)
+
+    def set_quota(self, requests: int, window: float) -> None:
+        """Answer 429 to a request that would be more than ``requests`` in the last ``window`` seconds.
+
+        Rejected requests count too (the strict reading of a quota): a client that hammers stays locked out."""
+        with self._lock:
+            self.quota = (requests, window)
 
     def fail(self, *codes: int | None) -> None:
         """Queue outcomes for the next requests: an HTTP status code fails one, None serves one."""
@@ -96,7 +111,15 @@ class FakeLogging:
         """(status, entries slice, next token); records the request and applies the error script."""
         with self._lock:
             self.requests.append(request)
+            now = time.monotonic()
+            self.arrivals.append(now)
             code = self._script.popleft() if self._script else None
+            if not code and self.quota is not None:
+                limit, window = self.quota
+                recent = sum(1 for t in self.arrivals[-limit - 1 :] if t > now - window)
+                if recent > limit:
+                    code = 429
+                    self.over_quota += 1
         if code:
             return code, slice(0), None
         start = 0

@@ -40,6 +40,7 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 32.0
     requests_per_minute: int | None = 55  # under the ~60/min quota, headroom for other readers; None: off
+    quota_window: float = 60.0  # seconds the quota counts requests over (tests and benchmarks scale it)
     timeout: float = 60.0  # total deadline of one request (not per read)
     total: float | None = None  # the whole pull (``--timeout``): no request or retry starts past it
 
@@ -50,24 +51,37 @@ class RetryPolicy:
 
 
 class Pacer:
-    """At most ``per_minute`` requests in any 60 s window: small pulls run at full speed, big ones wait."""
+    """At most ``per_minute`` requests in any ``window`` seconds (the quota's minute; tests scale it down):
+    small pulls run at full speed, big ones wait exactly until the oldest request leaves the window."""
 
-    def __init__(self, per_minute: int | None, clock: Callable[[], float], sleep: Callable[[float], None]):
+    def __init__(
+        self,
+        per_minute: int | None,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        window: float = 60.0,
+        on_wait: Callable[[float], None] | None = None,
+    ):
         self.per_minute = per_minute
+        self.window = window
         self._clock = clock
         self._sleep = sleep
         self._sent: deque[float] = deque()
         self.waited = 0.0
+        self.on_wait = on_wait  # told the seconds left, about once a second while waiting (progress)
 
     def wait(self) -> None:
         if not self.per_minute:
             return
         now = self._clock()
         if len(self._sent) >= self.per_minute:
-            pause = self._sent[0] + 60.0 - now
-            if pause > 0:
-                self._sleep(pause)
-                self.waited += pause
+            until = self._sent[0] + self.window
+            while (pause := until - now) > 0:
+                if self.on_wait is not None:
+                    self.on_wait(pause)
+                # Slept in steps of at most a second so the countdown the user sees moves.
+                self._sleep(min(pause, 1.0))
+                self.waited += min(pause, 1.0)
                 now = self._clock()
             self._sent.popleft()
         self._sent.append(now)
@@ -151,8 +165,14 @@ class CloudLoggingSource:
         self._clock = clock
         self._rand = rand
         self._deadline: float | None = None
-        self._pacer = Pacer(self.policy.requests_per_minute, clock, sleep)
-        self.on_page = on_page  # called after each page: progress displays
+        self.waiting = 0.0  # seconds left of the current wait for quota, 0 when not waiting
+        self._pacer = Pacer(self.policy.requests_per_minute, clock, sleep, self.policy.quota_window, self._waiting)
+        self.on_page = on_page  # called after each page and each second of waiting for quota: progress displays
+
+    def _waiting(self, seconds: float) -> None:
+        self.waiting = seconds
+        if self.on_page is not None:
+            self.on_page(self)
 
     def open(self) -> PageFetcher:
         return open_pages(
@@ -219,6 +239,7 @@ class CloudLoggingSource:
         retry = 0
         while True:
             self._pacer.wait()  # retries count against the quota too
+            self.waiting = 0.0
             self.requests += 1
             try:
                 return fetcher.fetch(token, size, self._left())
