@@ -15,6 +15,7 @@ import orjson
 from triage.analysis.findings import Findings, find
 from triage.analysis.issues import Issue
 from triage.analysis.services import ServiceState, build_services
+from triage.commands.progress import current
 from triage.config import ProjectConfig, find_config, load_annotations_file
 from triage.engine import Catalog, Matcher, load_catalog
 from triage.errors import NoEntriesError, TriageError
@@ -134,7 +135,8 @@ def live_sources(opts: RunOptions, matcher: Matcher) -> list[Source]:
     assert opts.live is not None
     if opts.sources:
         raise TriageError("give either log files or --project, not both")
-    return [live_source(opts.live, keywords=matcher.keywords())]
+    # Pages, entries and quota waits go to the run's progress line (a no-op off a terminal).
+    return [live_source(opts.live, keywords=matcher.keywords(), on_page=current().page)]
 
 
 def make_bigquery_options(
@@ -233,6 +235,7 @@ def run_analysis(opts: RunOptions, sources: Sequence[Source] | None = None) -> A
         srcs = live_sources(opts, matcher)
     else:
         srcs = file_sources(opts.sources)
+        current().watch(srcs)  # entries read so far, on the progress line
     collected = collect(srcs, matcher)
     require_entries(collected.stats)
     redactor = Redactor(opts.redact_patterns)

@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, Self, TextIO
+from typing import BinaryIO, TextIO
 
 import orjson
 
-from triage.commands.progress import describe_work
+from triage.commands.progress import describe_work, progress
 from triage.errors import TriageError
 from triage.sources.cloud import CloudLoggingSource, RetryPolicy
 from triage.sources.cloud_filter import CloudQuery, rfc3339
@@ -239,48 +239,6 @@ def live_source(
     return source
 
 
-class _Progress:
-    """Entries, pages, rate and elapsed time on stderr; a no-op unless stderr is a terminal."""
-
-    def __init__(self, stream: TextIO, quiet: bool, project: str = "") -> None:
-        self._bar: Any = None
-        if quiet or not stream.isatty():
-            return
-        from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        console = Console(file=stream)
-        if not console.is_terminal:  # e.g. TERM=dumb
-            return
-        self._bar = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        # Until the first page lands the credentials are being looked up: say so (progress.describe_work).
-        self._task = self._bar.add_task(f"triage: {describe_work((), project)}", total=None)
-        self._started = time.monotonic()
-
-    def __enter__(self) -> Self:
-        if self._bar is not None:
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def page(self, source: CloudLoggingSource) -> None:
-        if self._bar is None:
-            return
-        elapsed = max(time.monotonic() - self._started, 1e-6)
-        rate = source.stats.entries / elapsed
-        line = f"pulling {source.stats.entries:,} entries, {source.pages} pages, {rate:,.0f} entries/s"
-        self._bar.update(self._task, completed=source.stats.entries, description=line)
-
-
 def _open_out(path: Path, *, gz: bool) -> BinaryIO:
     # A fresh file: never through a link or a file someone left at OUT.part (O_EXCL after the unlink).
     path.unlink(missing_ok=True)
@@ -350,8 +308,8 @@ def pull(
     stream = stderr if stderr is not None else sys.stderr
     source = source or live_source(options, keywords=keywords)
     started = time.monotonic()
-    with _Progress(stream, quiet, options.project) as progress:
-        source.on_page = progress.page  # the source reports each page as it lands
+    with progress(describe_work((), options.project), quiet=quiet, stream=stream) as display:
+        source.on_page = display.page  # the source reports each page as it lands, and each second of quota wait
         count = write_entries(source, Path(out))
     for note in source.stats.notes:  # pushdown skipped, PARTIAL: worth seeing even with --quiet
         print(f"note: {note}", file=stream)
