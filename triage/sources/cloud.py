@@ -80,8 +80,9 @@ class Pacer:
                 if self.on_wait is not None:
                     self.on_wait(pause)
                 # Slept in steps of at most a second so the countdown the user sees moves.
-                self._sleep(min(pause, 1.0))
-                self.waited += min(pause, 1.0)
+                step = min(pause, 1.0)
+                self._sleep(step)
+                self.waited += step
                 now = self._clock()
             self._sent.popleft()
         self._sent.append(now)

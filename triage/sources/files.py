@@ -67,13 +67,20 @@ def text_entry(line: str, line_no: int = 0, before: Mapping[str, Any] | None = N
     A line without its own time or container takes those of the line ``before`` it (a wrapped line, a
     trace's frames), and ``insertId`` carries the line number, so the text keeps its order (records are
     ordered by time, then insertId)."""
-    before = before or {}
+    return _text_entry(line, line_no, before or {})[0]
+
+
+def _text_entry(line: str, line_no: int, before: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The entry, and whether the lines after it may take its time (not when its own names no instant)."""
     p = strip_prefixes(line)
     entry: dict[str, Any] = {"textPayload": p.message, "logName": "text", "insertId": f"{line_no:012d}"}
+    good = True
     if p.timestamp:
-        # A time that names no real instant (2025-99-99T99:99:99Z) stays as written: records.from_entry
-        # then counts the line malformed, as it does a JSON entry's, instead of it borrowing a neighbour's time.
-        ts = normalize_timestamp(p.timestamp.replace(",", ".").replace(" UTC", "Z").replace(" ", "T", 1)) or p.timestamp
+        ts = normalize_timestamp(p.timestamp.replace(",", ".").replace(" UTC", "Z").replace(" ", "T", 1))
+        if not ts:
+            # A time that names no real instant (2025-99-99T99:99:99Z) stays as written: records.from_entry
+            # then counts the line malformed, as it does a JSON entry's, instead of it borrowing a neighbour's.
+            ts, good = p.timestamp, False
     else:
         ts = before.get("timestamp", "")
     if ts:
@@ -82,7 +89,7 @@ def text_entry(line: str, line_no: int = 0, before: Mapping[str, Any] | None = N
         entry["severity"] = p.severity
     if p.instance or "labels" in before:
         entry["labels"] = {"instanceId": p.instance} if p.instance else before["labels"]
-    return entry
+    return entry, good
 
 
 def _kind(head: bytes) -> str:
@@ -325,8 +332,8 @@ class FileSource:
             if not line.strip():
                 continue
             self.stats.entries += 1
-            entry = text_entry(line, line_no, before)
-            if not entry.get("timestamp") or normalize_timestamp(entry["timestamp"]):
+            entry, good = _text_entry(line, line_no, before)
+            if good:
                 before = entry  # the lines after a malformed one take the last good line's time
             yield entry
 
