@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.conftest import FakeClock
@@ -38,7 +39,8 @@ def test_pull_line_says_pages_entries_and_quota_wait() -> None:
 
 
 def test_files_line_says_bytes_and_entries() -> None:
-    assert prog.files_line(12_345, 2_100_000) == "reading 2.1 MB: 12,345 entries read"
+    assert prog.files_line(12_345, 2_100_000, 840_000) == "reading 2.1 MB: 0.8 MB (40%), 12,345 entries"
+    assert prog.files_line(5, 0, 1_500_000) == "reading: 1.5 MB, 5 entries"  # stdin: no size to compare with
 
 
 def test_paced_pull_shows_the_quota_wait(
@@ -87,7 +89,32 @@ def test_file_run_polls_entries_read(terminal: FakeTTY) -> None:
         display.refresh()
         line = display._bar.tasks[0].description
     size = sample.stat().st_size
-    assert count > 0 and line == f"reading {size / 1e6:,.1f} MB: {count:,} entries read"
+    assert count > 0 and line == f"reading {size / 1e6:,.1f} MB: {size / 1e6:,.1f} MB (100%), {count:,} entries"
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_bytes_read_move_with_the_reading(tmp_path: Path, gzipped: bool) -> None:
+    """Bytes read are the file's as stored, counted as they are read (a gzip's compressed bytes), through
+    the fast path's workers as through the plain reader: part way through a big file it is part of the size."""
+    import gzip
+
+    from tests.fake_logging import sample_entries as entries_of
+    from triage.engine import Matcher, load_catalog
+    from triage.pipeline import collect
+
+    data = b"".join(orjson.dumps(e) + b"\n" for e in entries_of(40_000))
+    path = tmp_path / ("big.jsonl.gz" if gzipped else "big.jsonl")
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+    size = path.stat().st_size
+    source = FileSource(str(path))
+    seen = []
+    for i, _ in enumerate(source.entries()):
+        if i == 20_000:
+            seen.append(source.stats.bytes_read)
+    assert 0 < seen[0] < size and source.stats.bytes_read == size
+    fast = FileSource(str(path))
+    collect([fast], Matcher(load_catalog(())))
+    assert fast.stats.bytes_read == size and fast.stats.entries == 40_000
 
 
 def test_no_line_off_a_terminal_or_when_quiet(terminal: FakeTTY) -> None:

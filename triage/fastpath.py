@@ -194,6 +194,7 @@ class _Pipe:
 def full_entries(source: FileSource, results: Iterator[ChunkResult], agg: Aggregate) -> Iterator[Mapping[str, Any]]:
     """The full lines of ``source`` as LogEntry mappings, in file order; counts as FileSource does."""
     lines = entries = 0
+    done = source.skip  # bytes before the first region (the partial marker line)
     for res in results:
         for line_no, entry_no, line in res.full:
             source.stats.entries = entries + entry_no
@@ -209,6 +210,9 @@ def full_entries(source: FileSource, results: Iterator[ChunkResult], agg: Aggreg
         lines += res.lines
         entries += res.entries
         source.stats.entries = entries
+        if source.plain:  # the workers read the file; a stream's bytes are counted as the main process reads them
+            done += res.size
+            source.stats.bytes_read = done
         agg.merge(res.agg)
 
 

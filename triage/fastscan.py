@@ -192,6 +192,7 @@ class ChunkResult:
     entries: int  # non-empty lines
     full: list[tuple[int, int, bytes]]  # (line number, entry number, stripped line), 1-based within the chunk
     agg: Aggregate
+    size: int = 0  # bytes of the chunk's own region
 
 
 _STATE: dict[str, Any] = {}
@@ -504,7 +505,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
                 ready[instance] = first
     if with_http:
         _requests(with_http, full, agg, pf, state)
-    return ChunkResult(line_no, entry_no, [(a, b, line.strip()) for a, b, line in full], agg)
+    return ChunkResult(line_no, entry_no, [(a, b, line.strip()) for a, b, line in full], agg, hi - lo)
 
 
 def _status(raw: int | str | None) -> int | None:

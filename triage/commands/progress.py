@@ -6,7 +6,7 @@ and never reaches an output file. On a pipe, a file, TERM=dumb or with --quiet i
 
 What it says moves with the work: for a pull or a live run, pages, entries and "waiting for quota (n s)"
 (the source reports each page and each second of waiting, ``Display.page``); for files, the entries read
-so far and the megabytes of input (polled at each refresh, ``Display.watch``).
+so far and the megabytes of input read (polled at each refresh, ``Display.watch``).
 """
 
 from __future__ import annotations
@@ -42,10 +42,13 @@ def pull_line(entries: int, pages: int, elapsed: float, waiting: float = 0.0) ->
     return line
 
 
-def files_line(entries: int, size: int) -> str:
-    """``reading 2.1 MB: 12,345 entries read``: the size is the input's, the count what was read so far."""
-    what = f"reading {size / 1e6:,.1f} MB" if size else "reading"
-    return f"{what}: {entries:,} entries read"
+def files_line(entries: int, size: int, done: int = 0) -> str:
+    """``reading 780.0 MB: 312.4 MB (40%), 412,345 entries``: the input's size, the bytes of it read so
+    far (as stored: a gzip's compressed bytes) and the entries read so far."""
+    if not size:  # a pipe or stdin: its size is unknown
+        return f"reading: {done / 1e6:,.1f} MB, {entries:,} entries"
+    done = min(done, size)
+    return f"reading {size / 1e6:,.1f} MB: {done / 1e6:,.1f} MB ({done / size:.0%}), {entries:,} entries"
 
 
 def output_elsewhere(out: object | None) -> bool:
@@ -87,8 +90,9 @@ class Display:
         """Called by the line at each redraw: file counts are polled, not pushed (the reader stays untouched)."""
         if self._bar is not None and self._sources:
             entries = sum(s.stats.entries for s in self._sources)
-            if entries:
-                self._bar.update(self._task, description=files_line(entries, self._size))
+            done = sum(s.stats.bytes_read for s in self._sources)
+            if entries or done:
+                self._bar.update(self._task, description=files_line(entries, self._size, done))
 
 
 _current = Display()

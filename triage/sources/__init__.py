@@ -20,6 +20,7 @@ class SourceStats:
     notes: list[str] = field(default_factory=list)  # one-line remarks for the report ("line 12: invalid JSON")
     cut_lines: int = 0  # lines longer than the reader's cap, read only up to it
     rejected: str = ""  # why the source read nothing at all ("the file is empty", "not a log export (binary data)")
+    bytes_read: int = 0  # of the input as stored (gzip: compressed bytes), so far: for the progress line only
 
 
 class Source(Protocol):

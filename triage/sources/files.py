@@ -116,6 +116,28 @@ def _kind(head: bytes) -> str:
     return "text" if _BRACE_TEXT.match(complete[0]) else "lines"
 
 
+class _Counted(io.RawIOBase):
+    """A raw stream that adds the bytes it reads to ``stats.bytes_read`` (the progress line polls it)."""
+
+    def __init__(self, inner: BinaryIO, stats: SourceStats, own: bool) -> None:
+        self._inner = inner
+        self._stats = stats
+        self._own = own
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._inner.readinto(buffer)  # type: ignore[attr-defined]
+        self._stats.bytes_read += n or 0
+        return n  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self._own and not self.closed:
+            self._inner.close()
+        super().close()
+
+
 class FileSource:
     """One file (or stdin, a pipe, a FIFO) of LogEntry mappings."""
 
@@ -150,11 +172,11 @@ class FileSource:
         if self._stream is not None:
             return self._stream
         raw = _open_binary(self.path)
-        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        own = raw is not sys.stdin.buffer
+        self.stats.bytes_read = 0  # each opening reads from the start (a regular file is sniffed first)
+        buffered = io.BufferedReader(_Counted(raw, self.stats, own), buffer_size=1 << 16)
         self.gzipped = buffered.peek(2)[:2] == b"\x1f\x8b"
-        stream, self.encoding = decoded(
-            open_gunzip(buffered) if self.gzipped else buffered, own=raw is not sys.stdin.buffer
-        )
+        stream, self.encoding = decoded(open_gunzip(buffered) if self.gzipped else buffered)
         if not self.regular:
             self._stream = stream
         return stream
