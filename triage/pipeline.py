@@ -22,6 +22,7 @@ from triage.engine.matcher import Match, Matcher, MatchStats
 from triage.events import assemble
 from triage.records import NotAnEntry, Record, from_entry
 from triage.sources import Source, SourceStats
+from triage.sources.overlap import Duplicates, keyed, may_share_entries
 
 # Lines within one source can arrive slightly out of order (sink exports, concatenated files); a bounded
 # reorder buffer restores time order without holding the whole input.
@@ -30,8 +31,8 @@ REORDER_WINDOW = 4096
 
 @dataclass
 class RunStats:
-    # Invariant (checked at the end of ``collect``): entries == parsed + malformed. Every item a source
-    # read is either a record the run used or a malformed entry the report counts.
+    # Invariant (checked at the end of ``collect``): entries == parsed + malformed + duplicates. Every item
+    # a source read is a record the run used, a malformed entry or a copy of an entry, each counted.
     entries: int = 0
     parsed: int = 0
     malformed: int = 0
@@ -39,6 +40,7 @@ class RunStats:
     error_events: int = 0
     matched_events: int = 0
     unmatched_error_events: int = 0  # error-like events no rule explains (all of them, not just those kept)
+    duplicates: int = 0  # entries another input also held (same insertId, time, log): counted once
     partial: bool = False
     notes: list[str] = field(default_factory=list)
     rule_timeouts: dict[str, int] = field(default_factory=dict)
@@ -48,7 +50,7 @@ class RunStats:
     @property
     def balanced(self) -> bool:
         """Nothing was dropped silently: every entry read was parsed or counted malformed."""
-        return self.entries == self.parsed + self.malformed
+        return self.entries == self.parsed + self.malformed + self.duplicates
 
 
 @dataclass
@@ -104,8 +106,12 @@ def _payload_key(rec: Record) -> bytes:
         return b""
 
 
-def _records(source: Source, stats: RunStats, entries: Iterable[Mapping[str, Any]] | None = None) -> Iterator[Record]:
-    heap: list[tuple[tuple, int, Record]] = []
+def _records(
+    source: Source, index: int, stats: RunStats, entries: Iterable[Mapping[str, Any]] | None = None
+) -> Iterator[tuple[tuple, int, int, Record]]:
+    """(order key, source index, sequence, record) in time order: the merge compares the keys, then the
+    source index (so records never are), and needs no key function of its own."""
+    heap: list[tuple[tuple, int, int, Record]] = []
     seq = 0
     for entry in source.entries() if entries is None else entries:
         try:
@@ -117,19 +123,36 @@ def _records(source: Source, stats: RunStats, entries: Iterable[Mapping[str, Any
             continue
         seq += 1
         stats.parsed += 1
-        heapq.heappush(heap, (order_key(rec), seq, rec))
+        heapq.heappush(heap, (order_key(rec), index, seq, rec))
         if len(heap) > REORDER_WINDOW:
-            yield heapq.heappop(heap)[-1]
+            yield heapq.heappop(heap)
     while heap:
-        yield heapq.heappop(heap)[-1]
+        yield heapq.heappop(heap)
 
 
 def merged_records(
-    sources: Sequence[Source], stats: RunStats, entries: Sequence[Iterable[Mapping[str, Any]]] | None = None
+    sources: Sequence[Source],
+    stats: RunStats,
+    entries: Sequence[Iterable[Mapping[str, Any]]] | None = None,
+    duplicates: Duplicates | None = None,
 ) -> Iterator[Record]:
-    """All sources' records in timestamp order; ties keep a stable, input-order-free order."""
-    streams = [_records(s, stats, entries[i] if entries else None) for i, s in enumerate(sources)]
-    return heapq.merge(*streams, key=order_key)
+    """All sources' records in timestamp order; ties keep a stable, input-order-free order. Given
+    ``duplicates``, an entry that an earlier source already gave is dropped and counted."""
+    streams = [_records(s, i, stats, entries[i] if entries else None) for i, s in enumerate(sources)]
+    for _, index, _, rec in heapq.merge(*streams):
+        if duplicates is not None and duplicates.repeated(rec, index):
+            stats.parsed -= 1
+            stats.duplicates += 1
+            continue
+        yield rec
+
+
+def _duplicate_notes(sources: Sequence[Source], duplicates: Duplicates) -> list[str]:
+    return [
+        f"{sources[i].name}: {n:,} entries are also in {sources[first].name} (same insertId, time and log): "
+        "counted once"
+        for (i, first), n in sorted(duplicates.dropped.items(), key=lambda kv: (sources[kv[0][0]].name, kv[0]))
+    ]
 
 
 # Plain stdout/stderr lines carry no severity (DEFAULT); their own words say whether they report a failure
@@ -156,8 +179,10 @@ def collect(
     """Run the stages. ``fast`` uses the raw-line prefilter and worker processes (triage.fastpath) when
     that is equivalent; ``fast=False`` is the plain reference path: every line parsed, normalised,
     reassembled and matched. Both give the same issues, counts, history and statistics."""
-    # Sources in name order: the report must not depend on the order files were given in.
-    stats = RunStats(sources=sorted(s.name for s in sources))
+    # Sources in name order: the report must not depend on the order files were given in (nor on which
+    # of two inputs holding the same entry is read first).
+    sources = sorted(sources, key=lambda s: s.name)
+    stats = RunStats(sources=[s.name for s in sources])
     history = History()
     matches: list[Match] = []
     unmatched: list = []
@@ -165,7 +190,10 @@ def collect(
     entries = None
     aggregates: list = []
     first_urls: dict[str, tuple[str, str, str, str]] = {}
-    if fast and fastpath.fast_ok(sources, matcher):
+    # Inputs that share entries take the path that sees every entry, which drops the copies; the fast path's
+    # workers count benign lines without knowing their insertIds.
+    duplicates = Duplicates([keyed(s) for s in sources]) if may_share_entries(sources) else None
+    if fast and duplicates is None and fastpath.fast_ok(sources, matcher):
         pool = fastpath.pool_for(matcher)
         aggregates = [fastpath.Aggregate() for _ in sources]
         entries = [fastpath.source_entries(s, pool, a) for s, a in zip(sources, aggregates, strict=True)]
@@ -186,7 +214,7 @@ def collect(
     gc.disable()
     try:
         _run(
-            observed(merged_records(sources, stats, entries)),
+            observed(merged_records(sources, stats, entries, duplicates)),
             matcher,
             history,
             stats,
@@ -210,7 +238,7 @@ def collect(
         for agg in aggregates:
             fastpath.apply_aggregate(history, agg, first_urls)
 
-    for s in sorted(sources, key=lambda s: s.name):
+    for s in sources:
         stats.entries += s.stats.entries
         stats.malformed += s.stats.malformed
         stats.partial = stats.partial or s.stats.partial
@@ -218,11 +246,15 @@ def collect(
         reason = no_entries_reason(s.stats)
         if reason is not None:
             stats.empty_sources[s.name] = reason
+    if duplicates is not None:
+        stats.notes.extend(_duplicate_notes(sources, duplicates))
     stats.rule_timeouts = dict(sorted(matcher.stats.timeouts.items()))
     for rule_id, why in sorted(matcher.stats.disabled.items()):
         stats.notes.append(f"Rule {rule_id} was switched off for the rest of the run after {why}.")
     # A source that counts differently from what it yields is a bug, not something to report around.
-    assert stats.balanced, f"entries {stats.entries} != parsed {stats.parsed} + malformed {stats.malformed}"
+    assert stats.balanced, (
+        f"entries {stats.entries} != parsed {stats.parsed} + malformed {stats.malformed} + duplicates {stats.duplicates}"
+    )
     return Collected(matches, history, stats, unmatched)
 
 

@@ -262,15 +262,17 @@ def service_dict(svc: ServiceState, history: History) -> dict[str, Any]:
 def stats_dict(stats: RunStats, coverage: float) -> dict[str, Any]:
     """The run's counts, each with its parts, so the report can show that they add up.
 
-    entries = malformed + records; records = events + joined_lines (continuation lines reassembled into a
+    entries = malformed + duplicates + records (duplicates: entries another input also held, counted once);
+    records = events + joined_lines (continuation lines reassembled into a
     multi-line event); error_events = matched_error_events + unmatched_error_events; matched_events =
     matched_error_events + matched_other_events (events below error level a rule also matches: a WARNING
     container exit, a probe result, a Ready condition)."""
-    records = stats.entries - stats.malformed
+    records = stats.entries - stats.malformed - stats.duplicates
     matched_errors = stats.error_events - stats.unmatched_error_events
     return {
         "entries": stats.entries,
         "malformed": stats.malformed,
+        "duplicates": stats.duplicates,
         "records": records,
         "events": stats.events,
         "joined_lines": max(0, records - stats.events),
