@@ -243,3 +243,21 @@ def assemble(records: Iterable[Record]) -> Iterator[Event]:
             yield make_event((rec,))
     for ev in open_events.values():
         yield make_event(tuple(ev.records))
+
+
+# Plain stdout/stderr lines carry no severity (DEFAULT); their own words say whether they report a failure
+# ("[ERROR] Worker (pid:7) exited", "Exception in worker process"). A line that names a lower level is not one.
+_FAILURE_WORDS = re.compile(r"(?i)\b(?:error|exception|fatal|critical|panic|failed|failure)\b")
+_LOW_LEVEL = re.compile(
+    r"^\W{0,3}(?:\S+\s+){0,4}?[\[(]?(?:(?:INFO|DEBUG|TRACE|NOTICE|WARN|WARNING)\b|(?:info|debug|warning)[\]:])"
+)
+
+
+def is_error_like(event: Event) -> bool:
+    """Severity ERROR or above, a traceback, or an unlevelled line with failure words."""
+    if event.level >= 500 or event.is_traceback:
+        return True
+    if event.level or event.log not in ("stdout", "stderr"):
+        return False
+    head = event.message[:300]
+    return _FAILURE_WORDS.search(head) is not None and _LOW_LEVEL.match(head) is None

@@ -31,7 +31,7 @@ import orjson
 
 from triage.analysis.history import service_of_revision, system_counter
 from triage.engine.prefilter import RawPrefilter
-from triage.events import MAX_GAP_S, _seconds
+from triage.events import MAX_GAP_S, _seconds, is_error_like
 from triage.records import (
     SEVERITY_LEVELS,
     NotAnEntry,
@@ -199,7 +199,7 @@ _STATE: dict[str, Any] = {}
 
 
 class _Probe:
-    """What ``pipeline.is_error_like`` reads of an event, for a light line (which holds no traceback)."""
+    """What ``events.is_error_like`` reads of an event, for a light line (which holds no traceback)."""
 
     __slots__ = ("log", "message")
     level = 0
@@ -211,8 +211,6 @@ class _Probe:
 
 
 def init_worker(literals: tuple[str, ...]) -> None:
-    from triage.pipeline import is_error_like  # the pipeline imports this module
-
     _STATE["error_like"] = is_error_like
     _STATE["pf"] = RawPrefilter((*literals, *MARKERS))
     _STATE["dec"] = msgspec.json.Decoder(_Light)
@@ -394,7 +392,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             elif http is None and not e.logName and e.timestamp is None:
                 full.append((line_no, line_no - blanks, raw))  # maybe not a LogEntry: the full path decides
                 continue
-        # An unlevelled line can be error-like by its words (pipeline.is_error_like): the full path.
+        # An unlevelled line can be error-like by its words (events.is_error_like): the full path.
         if unlevelled and (text is None or error_like(_Probe(kind, text))):
             full.append((line_no, line_no - blanks, raw))
             continue

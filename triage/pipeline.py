@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import regex as re
 
 from triage import fastpath
 from triage.analysis.history import History, service_of_revision
 from triage.engine.matcher import Match, Matcher, MatchStats
-from triage.events import assemble
+from triage.events import assemble, is_error_like
 from triage.records import NotAnEntry, Record, from_entry
 from triage.sources import Source, SourceStats
 from triage.sources.overlap import Duplicates, keyed, may_share_entries
@@ -153,24 +152,6 @@ def _duplicate_notes(sources: Sequence[Source], duplicates: Duplicates) -> list[
         "counted once"
         for (i, first), n in sorted(duplicates.dropped.items(), key=lambda kv: (sources[kv[0][0]].name, kv[0]))
     ]
-
-
-# Plain stdout/stderr lines carry no severity (DEFAULT); their own words say whether they report a failure
-# ("[ERROR] Worker (pid:7) exited", "Exception in worker process"). A line that names a lower level is not one.
-_FAILURE_WORDS = re.compile(r"(?i)\b(?:error|exception|fatal|critical|panic|failed|failure)\b")
-_LOW_LEVEL = re.compile(
-    r"^\W{0,3}(?:\S+\s+){0,4}?[\[(]?(?:(?:INFO|DEBUG|TRACE|NOTICE|WARN|WARNING)\b|(?:info|debug|warning)[\]:])"
-)
-
-
-def is_error_like(event) -> bool:
-    """Severity ERROR or above, a traceback, or an unlevelled line with failure words."""
-    if event.level >= 500 or event.is_traceback:
-        return True
-    if event.level or event.log not in ("stdout", "stderr"):
-        return False
-    head = event.message[:300]
-    return _FAILURE_WORDS.search(head) is not None and _LOW_LEVEL.match(head) is None
 
 
 def collect(
