@@ -249,9 +249,7 @@ def apply_aggregate(history: History, agg: Aggregate, first_urls: dict[str, tupl
             st.first_seen = a.first
         st.last_seen = max(st.last_seen, a.last)
         for inst in a.instances:
-            if len(st.instances) >= 10_000:
-                break
-            st.instances.add(inst)
+            st.add_instance(inst)
         st.requests += a.requests
         st.served += a.served
         st.errors_5xx += a.errors_5xx

@@ -218,6 +218,7 @@ def collect(
             matcher.stats.candidates += light
         for agg in aggregates:
             fastpath.apply_aggregate(history, agg, first_urls)
+    history.finish()
 
     for s in sources:
         stats.entries += s.stats.entries

@@ -35,6 +35,9 @@ _EXIT = re.compile(r"Container called exit\((?P<code>\d+)\)")
 # "Execution X has completed successfully." / "Execution X has failed to complete, 1/2 tasks failed."
 # (the wording of the gcloud and console summaries; "has" is optional so a terser one still counts).
 _EXECUTION = re.compile(r"Execution (?P<ex>[\w-]+) (?:has )?(?P<how>completed successfully|failed)")
+# Instance ids kept per revision (a count past it is not news): the smallest ones, so the set, and the
+# instance counts unions of sets give, are the same whatever order the instances are seen in.
+MAX_INSTANCES = 10_000
 _DEPLOY_METHODS = ("Services.ReplaceService", "Services.CreateService", "Services.UpdateService")
 
 
@@ -110,6 +113,15 @@ class RevisionState:
     kind: str = "revision"  # or "execution" (of a Cloud Run job)
     instances: set[str] = field(default_factory=set)
     rules: Counter[str] = field(default_factory=Counter)
+
+    def add_instance(self, instance: str) -> None:
+        self.instances.add(instance)
+        if len(self.instances) >= 2 * MAX_INSTANCES:  # trimmed in batches: sorting on every add would be quadratic
+            self.trim()
+
+    def trim(self) -> None:
+        if len(self.instances) > MAX_INSTANCES:
+            self.instances = set(sorted(self.instances)[:MAX_INSTANCES])
 
     @property
     def sort_key(self) -> tuple[int, str, str]:
@@ -237,8 +249,8 @@ class History:
                 state.first_seen = ts
             if ts > state.last_seen:
                 state.last_seen = ts
-        if rec.instance and len(state.instances) < 10_000:
-            state.instances.add(rec.instance)
+        if rec.instance:
+            state.add_instance(rec.instance)
         if rec.log == "requests" and service not in self.urls and rec.request_url.startswith("http"):
             scheme, _, rest = rec.request_url.partition("://")
             self.urls[service] = f"{scheme}://{rest.split('/', 1)[0]}"
@@ -303,6 +315,11 @@ class History:
             ev = m.event
             if ev.revision:
                 self.revision(ev.service or service_of_revision(ev.revision), ev.revision).rules[m.rule.id] += 1
+
+    def finish(self) -> None:
+        """After the last record: every revision keeps exactly its MAX_INSTANCES smallest instance ids."""
+        for state in self.revisions.values():
+            state.trim()
 
     def service_revisions(self, service: str) -> list[RevisionState]:
         """Revisions (or job executions) of the service id ``service``, oldest first: by revision number,
