@@ -71,3 +71,32 @@ def test_builtin_rules_are_not_switched_off_on_busy_input():
     for _ in range(2000):
         assert [m.rule.id for m in matcher.match(event)] == ["postgres-connection-refused"]
     assert matcher.stats.disabled == {}
+
+
+def test_time_another_thread_holds_the_gil_is_not_charged_to_a_rule():
+    """The fast path's result thread unpickles in this process; its GIL time must not switch off a fast rule
+    (wall time charged it: a 1 us regex measured milliseconds, and a large input used up its budget)."""
+    import sys
+    import threading
+
+    matcher = Matcher(load_catalog(), budget_s=0.01)
+    text = "ConnectionRefusedError: [Errno 111] Connect call failed ('10.107.0.3', 5432)"
+    event = make_event((from_entry({"textPayload": text, "timestamp": "2025-09-05T10:00:00Z"}),))
+    stop = threading.Event()
+
+    def hog() -> None:  # pure Python: holds the GIL for whole switch intervals
+        while not stop.is_set():
+            sum(range(10_000))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.002)
+    thread = threading.Thread(target=hog, daemon=True)
+    thread.start()
+    try:
+        for _ in range(1500):
+            assert [m.rule.id for m in matcher.match(event)] == ["postgres-connection-refused"]
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert matcher.stats.disabled == {}
