@@ -20,10 +20,10 @@ from typing import Any
 
 import orjson
 
-from triage.analysis.history import History
+from triage.analysis.history import HistoryPart
 from triage.engine.matcher import Matcher
 from triage.engine.rules import Condition, Rule
-from triage.fastscan import Aggregate, ChunkResult, init_worker, scan_chunk
+from triage.fastscan import ChunkResult, init_worker, scan_chunk
 from triage.sources.decode import read_head
 from triage.sources.files import MAX_LINE, MAX_NOTES, FileSource
 
@@ -191,7 +191,7 @@ class _Pipe:
             yield window.popleft().get()
 
 
-def full_entries(source: FileSource, results: Iterator[ChunkResult], agg: Aggregate) -> Iterator[Mapping[str, Any]]:
+def full_entries(source: FileSource, results: Iterator[ChunkResult], agg: HistoryPart) -> Iterator[Mapping[str, Any]]:
     """The full lines of ``source`` as LogEntry mappings, in file order; counts as FileSource does."""
     lines = entries = 0
     done = source.skip  # bytes before the first region (the partial marker line)
@@ -230,51 +230,6 @@ def pool_for(matcher: Matcher) -> Any:
     return ctx.Pool(workers, initializer=_worker_start, initargs=(literals,))
 
 
-def source_entries(source: FileSource, pool: Any, agg: Aggregate) -> Iterator[Mapping[str, Any]]:
+def source_entries(source: FileSource, pool: Any, agg: HistoryPart) -> Iterator[Mapping[str, Any]]:
     tasks = _file_tasks(source.path, source.skip, source.stats.notes) if source.plain else _stream_tasks(source)
     return full_entries(source, iter(_Pipe(pool, tasks)), agg)
-
-
-def apply_aggregate(history: History, agg: Aggregate, first_urls: dict[str, tuple[str, str, str, str]]) -> None:
-    """Merge light lines' counters into the history, as if each had been observed in time order."""
-    if agg.first_ts and (not history.first_ts or agg.first_ts < history.first_ts):
-        history.first_ts = agg.first_ts
-    history.last_ts = max(history.last_ts, agg.last_ts)
-    for service, n in agg.service_entries.items():
-        history.service_entries[service] += n
-    for (service, name), a in agg.revisions.items():
-        st = history.revision(service, name)
-        st.entries += a.entries
-        if a.first and (not st.first_seen or a.first < st.first_seen):
-            st.first_seen = a.first
-        st.last_seen = max(st.last_seen, a.last)
-        for inst in a.instances:
-            st.add_instance(inst)
-        st.requests += a.requests
-        st.served += a.served
-        st.errors_5xx += a.errors_5xx
-        st.errors_429 += a.errors_429
-        st.starts += a.starts
-        st.probe_passed += a.probe_passed
-        st.probe_failed += a.probe_failed
-        st.exits += a.exits
-        st.clean_exits += a.clean_exits
-        st.completed += a.completed
-        st.aborted += a.aborted
-        st.last_served = max(st.last_served, a.last_served)
-        st.last_request = max(st.last_request, a.last_request)
-        history.place(service, a.location, st)
-    for service, locations in agg.locations.items():
-        for location in sorted(locations):
-            history.place(service, location)
-    for project, n in agg.projects.items():
-        history.projects[project] += n
-    for inst, ts in agg.instance_ready.items():  # the first in time order, as History.observe keeps it
-        if inst not in history.instance_ready or ts < history.instance_ready[inst]:
-            history.instance_ready[inst] = ts
-    # The reference keeps the first request URL in time order: the smaller sort key of both paths.
-    for service, cand in agg.urls.items():
-        full = first_urls.get(service)
-        if full is None or cand < full:
-            scheme, _, rest = cand[3].partition("://")
-            history.urls[service] = f"{scheme}://{rest.split('/', 1)[0]}"

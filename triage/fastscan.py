@@ -22,14 +22,14 @@ import gc
 import itertools
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import orjson
 
-from triage.analysis.history import service_of_revision, system_counter
+from triage.analysis.history import HistoryPart, RevisionCounts, service_of_revision, system_counter
 from triage.engine.prefilter import RawPrefilter
 from triage.events import MAX_GAP_S, _seconds, is_error_like
 from triage.records import (
@@ -110,88 +110,11 @@ class _Light(msgspec.Struct):
 
 
 @dataclass
-class RevAgg:
-    entries: int = 0
-    first: str = ""
-    last: str = ""
-    instances: set[str] = field(default_factory=set)
-    requests: int = 0
-    served: int = 0
-    errors_5xx: int = 0
-    errors_429: int = 0
-    starts: int = 0  # system-log counters (see history.system_counter)
-    probe_passed: int = 0
-    probe_failed: int = 0
-    exits: int = 0
-    clean_exits: int = 0
-    completed: int = 0
-    aborted: int = 0
-    last_served: str = ""  # the last served request (History.RevisionState.last_served)
-    last_request: str = ""  # the last request (History.RevisionState.last_request)
-    location: str = ""
-
-
-_SYSTEM_COUNTERS = ("starts", "probe_passed", "probe_failed", "exits", "clean_exits", "completed", "aborted")
-
-
-@dataclass
-class Aggregate:
-    """What the light lines contribute to the revision history (merged into History by the caller)."""
-
-    lines: int = 0
-    first_ts: str = ""
-    last_ts: str = ""
-    service_entries: dict[str, int] = field(default_factory=dict)
-    revisions: dict[tuple[str, str], RevAgg] = field(default_factory=dict)
-    urls: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)  # service -> (ts, id, msg, url)
-    instance_ready: dict[str, str] = field(default_factory=dict)  # instance -> earliest served request
-    projects: dict[str, int] = field(default_factory=dict)  # GCP project -> light lines
-    locations: dict[str, set[str]] = field(default_factory=dict)  # service -> regions (History.locations)
-
-    def merge(self, other: Aggregate) -> None:
-        self.lines += other.lines
-        if other.first_ts and (not self.first_ts or other.first_ts < self.first_ts):
-            self.first_ts = other.first_ts
-        self.last_ts = max(self.last_ts, other.last_ts)
-        for k, v in other.service_entries.items():
-            self.service_entries[k] = self.service_entries.get(k, 0) + v
-        for key, o in other.revisions.items():
-            s = self.revisions.get(key)
-            if s is None:
-                self.revisions[key] = o
-                continue
-            s.entries += o.entries
-            if o.first and (not s.first or o.first < s.first):
-                s.first = o.first
-            s.last = max(s.last, o.last)
-            s.instances |= o.instances
-            s.requests += o.requests
-            s.served += o.served
-            s.errors_5xx += o.errors_5xx
-            s.errors_429 += o.errors_429
-            s.last_served = max(s.last_served, o.last_served)
-            s.last_request = max(s.last_request, o.last_request)
-            s.location = s.location or o.location
-            for name in _SYSTEM_COUNTERS:
-                setattr(s, name, getattr(s, name) + getattr(o, name))
-        for svc, cand in other.urls.items():
-            if svc not in self.urls or cand < self.urls[svc]:
-                self.urls[svc] = cand
-        for inst, ts in other.instance_ready.items():
-            if inst not in self.instance_ready or ts < self.instance_ready[inst]:
-                self.instance_ready[inst] = ts
-        for project, n in other.projects.items():
-            self.projects[project] = self.projects.get(project, 0) + n
-        for svc, locs in other.locations.items():
-            self.locations.setdefault(svc, set()).update(locs)
-
-
-@dataclass
 class ChunkResult:
     lines: int  # physical lines in the chunk's own region
     entries: int  # non-empty lines
     full: list[tuple[int, int, bytes]]  # (line number, entry number, stripped line), 1-based within the chunk
-    agg: Aggregate
+    agg: HistoryPart
     size: int = 0  # bytes of the chunk's own region
 
 
@@ -448,11 +371,11 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             full.append((n, entry, raw))
     if data[hi - 1 : hi] == b"\n":
         line_no -= 1  # the piece after the last newline is not a line
-    agg = Aggregate()
+    agg = HistoryPart()
     agg.lines = sum(map(len, groups.values()))
     rev_service: dict[str, str] = _STATE.setdefault("rev_service", {})
 
-    def state(key: tuple[str, str, str, str, str], n: int, stamps: list[str]) -> RevAgg | None:
+    def state(key: tuple[str, str, str, str, str], n: int, stamps: list[str]) -> RevisionCounts | None:
         service, revision, instance, project, location = key
         if project:
             agg.projects[project] = agg.projects.get(project, 0) + n
@@ -475,15 +398,15 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
             return None
         st = agg.revisions.get((service, revision))
         if st is None:
-            st = agg.revisions[(service, revision)] = RevAgg()
+            st = agg.revisions[(service, revision)] = RevisionCounts()
         st.location = st.location or location
         st.entries += n
         if stamps:
-            if not st.first or lo_t < st.first:
-                st.first = lo_t
-            st.last = max(st.last, hi_t)
+            if not st.first_seen or lo_t < st.first_seen:
+                st.first_seen = lo_t
+            st.last_seen = max(st.last_seen, hi_t)
         if instance:
-            st.instances.add(instance)
+            st.add_instance(instance)
         return st
 
     for key, stamps in groups.items():
@@ -515,7 +438,7 @@ def _status(raw: int | str | None) -> int | None:
     return None
 
 
-def _requests(lines: list[tuple], full: list, agg: Aggregate, pf: RawPrefilter, state) -> None:
+def _requests(lines: list[tuple], full: list, agg: HistoryPart, pf: RawPrefilter, state) -> None:
     """Light lines with an httpRequest: request counters, the first URL, and the built message check."""
     statuses = [_status(x[5].status) for x in lines]
     built = [j for j, x in enumerate(lines) if x[7] is None]  # no text: records.from_entry builds a message

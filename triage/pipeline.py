@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from triage import fastpath
-from triage.analysis.history import History, service_of_revision
+from triage.analysis.history import History, HistoryPart, service_of_revision
 from triage.engine.matcher import Match, Matcher, MatchStats
 from triage.events import assemble, is_error_like
 from triage.records import NotAnEntry, Record, from_entry
@@ -176,7 +176,7 @@ def collect(
     duplicates = Duplicates([keyed(s) for s in sources]) if may_share_entries(sources) else None
     if fast and duplicates is None and fastpath.fast_ok(sources, matcher):
         pool = fastpath.pool_for(matcher)
-        aggregates = [fastpath.Aggregate() for _ in sources]
+        aggregates = [HistoryPart() for _ in sources]
         entries = [fastpath.source_entries(s, pool, a) for s, a in zip(sources, aggregates, strict=True)]
 
     def observed(records: Iterable[Record]) -> Iterator[Record]:
@@ -217,7 +217,7 @@ def collect(
         if matcher.unfiltered:
             matcher.stats.candidates += light
         for agg in aggregates:
-            fastpath.apply_aggregate(history, agg, first_urls)
+            history.merge(agg, first_urls)
     history.finish()
 
     for s in sources:

@@ -84,10 +84,11 @@ class Deploy:
     plain_secrets: tuple[str, ...] = ()  # secret-looking env vars set as literal values (names only)
 
 
-@dataclass
-class RevisionState:
-    service: str
-    name: str
+@dataclass(kw_only=True)
+class RevisionCounts:
+    """What the log lines of one revision add up to: the counters, defined once. ``History.observe`` adds
+    one record to them; a partial count (the fast path's benign lines) is added with ``merge``."""
+
     first_seen: str = ""
     last_seen: str = ""
     entries: int = 0
@@ -105,14 +106,20 @@ class RevisionState:
     last_served: str = ""  # last request the app answered (status < 500, not 429)
     last_request: str = ""  # last request routed to it, whatever its status (it still took traffic)
     location: str = ""
-    ready: bool | None = None  # last Ready condition seen
-    ready_time: str = ""
-    ready_message: str = ""
-    deployed_at: str = ""
-    commit_sha: str = ""
-    kind: str = "revision"  # or "execution" (of a Cloud Run job)
     instances: set[str] = field(default_factory=set)
-    rules: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: RevisionCounts) -> None:
+        """Add ``other``'s counts, as if its lines had been observed here too (in time order)."""
+        if other.first_seen and (not self.first_seen or other.first_seen < self.first_seen):
+            self.first_seen = other.first_seen
+        self.last_seen = max(self.last_seen, other.last_seen)
+        for name in _COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.last_served = max(self.last_served, other.last_served)
+        self.last_request = max(self.last_request, other.last_request)
+        self.location = self.location or other.location
+        for instance in other.instances:
+            self.add_instance(instance)
 
     def add_instance(self, instance: str) -> None:
         self.instances.add(instance)
@@ -122,6 +129,35 @@ class RevisionState:
     def trim(self) -> None:
         if len(self.instances) > MAX_INSTANCES:
             self.instances = set(sorted(self.instances)[:MAX_INSTANCES])
+
+
+_COUNTERS = (
+    "entries",
+    "requests",
+    "served",
+    "errors_5xx",
+    "errors_429",
+    "starts",
+    "probe_passed",
+    "probe_failed",
+    "exits",
+    "clean_exits",
+    "completed",
+    "aborted",
+)
+
+
+@dataclass
+class RevisionState(RevisionCounts):
+    service: str
+    name: str
+    ready: bool | None = None  # last Ready condition seen
+    ready_time: str = ""
+    ready_message: str = ""
+    deployed_at: str = ""
+    commit_sha: str = ""
+    kind: str = "revision"  # or "execution" (of a Cloud Run job)
+    rules: Counter[str] = field(default_factory=Counter)
 
     @property
     def sort_key(self) -> tuple[int, str, str]:
@@ -167,6 +203,50 @@ class RevisionState:
     def decisive(self) -> bool:
         """Got far enough to say something about an issue (a revision just created says nothing)."""
         return self.healthy or self.failed or bool(self.rules)
+
+
+@dataclass
+class HistoryPart:
+    """Counts of lines that History did not observe one by one (the fast path's benign lines, counted in
+    worker processes), added to it with ``History.merge``. Parts merge with each other first."""
+
+    lines: int = 0
+    first_ts: str = ""
+    last_ts: str = ""
+    service_entries: dict[str, int] = field(default_factory=dict)
+    revisions: dict[tuple[str, str], RevisionCounts] = field(default_factory=dict)
+    urls: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)  # service -> (ts, id, msg, url)
+    instance_ready: dict[str, str] = field(default_factory=dict)  # instance -> earliest served request
+    projects: dict[str, int] = field(default_factory=dict)  # GCP project -> lines
+    locations: dict[str, set[str]] = field(default_factory=dict)  # service -> regions
+
+    def merge(self, other: HistoryPart) -> None:
+        self.lines += other.lines
+        if other.first_ts and (not self.first_ts or other.first_ts < self.first_ts):
+            self.first_ts = other.first_ts
+        self.last_ts = max(self.last_ts, other.last_ts)
+        for k, v in other.service_entries.items():
+            self.service_entries[k] = self.service_entries.get(k, 0) + v
+        for key, counts in other.revisions.items():
+            mine = self.revisions.get(key)
+            if mine is None:
+                self.revisions[key] = counts
+            else:
+                mine.merge(counts)
+        for svc, cand in other.urls.items():
+            if svc not in self.urls or cand < self.urls[svc]:
+                self.urls[svc] = cand
+        _earliest(self.instance_ready, other.instance_ready)
+        for project, n in other.projects.items():
+            self.projects[project] = self.projects.get(project, 0) + n
+        for svc, locs in other.locations.items():
+            self.locations.setdefault(svc, set()).update(locs)
+
+
+def _earliest(into: dict[str, str], other: dict[str, str]) -> None:
+    for key, ts in other.items():
+        if key not in into or ts < into[key]:
+            into[key] = ts
 
 
 class History:
@@ -315,6 +395,31 @@ class History:
             ev = m.event
             if ev.revision:
                 self.revision(ev.service or service_of_revision(ev.revision), ev.revision).rules[m.rule.id] += 1
+
+    def merge(self, part: HistoryPart, first_urls: dict[str, tuple[str, str, str, str]]) -> None:
+        """Add a part counted elsewhere, as if each of its lines had been observed in time order.
+        ``first_urls``: the first request URL per service among the observed records, by the same sort key
+        as the part's (the earlier of both is the service's URL)."""
+        if part.first_ts and (not self.first_ts or part.first_ts < self.first_ts):
+            self.first_ts = part.first_ts
+        self.last_ts = max(self.last_ts, part.last_ts)
+        for service, n in part.service_entries.items():
+            self.service_entries[service] += n
+        for (service, name), counts in part.revisions.items():
+            state = self.revision(service, name)
+            state.merge(counts)
+            self.place(service, counts.location, state)
+        for service, locations in part.locations.items():
+            for location in sorted(locations):
+                self.place(service, location)
+        for project, n in part.projects.items():
+            self.projects[project] += n
+        _earliest(self.instance_ready, part.instance_ready)  # the first in time order, as observe keeps it
+        for service, cand in part.urls.items():
+            full = first_urls.get(service)
+            if full is None or cand < full:
+                scheme, _, rest = cand[3].partition("://")
+                self.urls[service] = f"{scheme}://{rest.split('/', 1)[0]}"
 
     def finish(self) -> None:
         """After the last record: every revision keeps exactly its MAX_INSTANCES smallest instance ids."""
