@@ -282,3 +282,25 @@ def test_fast_path_across_many_small_chunks_and_gzip(export: Path, tmp_path: Pat
 def test_fast_path_is_used() -> None:
     matcher = Matcher(load_catalog(()))
     assert fastpath.fast_ok([FileSource(str(_GEN))], matcher) is False  # not JSON lines
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_path_equals_reference_on_hostile_reassembly(seed: int, tmp_path: Path, monkeypatch) -> None:
+    """Traces in every runtime cut and interleaved on few instances, blank and whitespace lines, exception
+    lines after headless frames, JSON payloads that continue a trace, bare tokens after a Go panic, equal,
+    out-of-order and MAX_GAP_S-apart times: the same events, matches and counts as the reference, whole and
+    in chunks of 8 KB (edges inside every trace) with a context that reaches the instance's neighbours."""
+    from tests import hostile_logs
+
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(hostile_logs.export_bytes(1500, seed))
+    ref = summary(path, False)
+    assert ref["matches"] and ref["unmatched_errors"]
+    assert ref["stats"][2] < ref["stats"][0] - 300  # hundreds of lines were joined into multi-line events
+    whole = summary(path, True)
+    monkeypatch.setattr(fastpath, "CHUNK", 8 << 10)
+    monkeypatch.setattr(fastpath, "CONTEXT", 64 << 10)
+    chunked = summary(path, True)
+    for key in ref:
+        assert whole[key] == ref[key], key
+        assert chunked[key] == ref[key], key

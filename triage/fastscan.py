@@ -9,8 +9,13 @@ to traceback reassembly, to error clustering or to history beyond counting:
   key), a request line whose built message ("GET 200 url") holds a literal, a system-log line without
   text, or anything the light decoder cannot read with the expected types (the full path then decides,
   malformed or not);
-- it is stdout/stderr of an instance near a traceback head (a split traceback's lines must all reach
-  reassembly, and so must the line that ends it).
+- it is an app-log line (stdout, stderr, other logs) that reassembly may join with a neighbour of its
+  instance: a line that can continue the one before it (blank, indented, chain markers, `Caused by:`, Go
+  dumps; ``_shape``), the line before such a line, and exception or Go function lines right after a
+  trace (``_joined_lines``, in the order the pipeline merges lines). Neighbours are looked for in the
+  chunk and CONTEXT bytes on each side of it (fastpath.CONTEXT): an instance's next line further away in
+  the file than that is not seen (at 256 KB, a few hundred lines of other instances between two lines of
+  one trace).
 Every other line is one benign, standalone event in the reference path: no rule can match it and it is
 not error-like, so only its contribution to the revision history is kept, aggregated here (for system-log
 lines that includes the instance start, probe and exit counters their text bumps).
@@ -20,30 +25,30 @@ from __future__ import annotations
 
 import gc
 import itertools
+import operator
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-import orjson
 
 from triage.analysis.history import HistoryPart, RevisionCounts, service_of_revision, system_counter
 from triage.engine.prefilter import RawPrefilter
 from triage.events import MAX_GAP_S, _seconds, is_error_like
 from triage.records import (
+    _EXC_KEYS,
+    _MESSAGE_KEYS,
+    APP_LOGS,
     SEVERITY_LEVELS,
-    NotAnEntry,
+    _json_message,
     _project_of,
-    from_entry,
     log_kind,
     normalize_timestamp,
     severity_name,
 )
-from triage.traces import CHAIN_LINES, EXC_RE, TRACEBACK_HEAD, may_continue
+from triage.traces import _GO_FUNC, _GO_PANIC, CHAIN_LINES, EXC_RE, TRACEBACK_HEAD, may_continue
 
-HEAD = TRACEBACK_HEAD.encode()
 # Always-kept markers besides the rules' literals (see the module docstring).
 MARKERS = (
     TRACEBACK_HEAD,
@@ -52,7 +57,6 @@ MARKERS = (
     "\\u00",
     *(f"\\ud{c}" for c in "89abcdef"),
 )
-TB_SLACK_S = 2.0  # seconds a traceback's lines may stray, in log time, from where reassembly expects them
 # A canonical timestamp (normalize_timestamp's output shape) that names a real instant: months 01-12,
 # each month's last day, February 29 in leap years only, hours 00-23, no second 60, no year 0000. A
 # canonical-looking impossible one must not pass unread: records.from_entry counts it as malformed.
@@ -93,6 +97,13 @@ class _Json(msgspec.Struct):
     textPayload: Any = None
     event: Any = None
     log: Any = None
+    exc_info: Any = None  # records._EXC_KEYS: appended to the message by records._json_message
+    stack_trace: Any = None
+    exception: Any = None
+    traceback: Any = None
+    stacktrace: Any = None
+    error: Any = None
+    err: Any = None
 
 
 class _Light(msgspec.Struct):
@@ -140,42 +151,6 @@ def init_worker(literals: tuple[str, ...]) -> None:
     gc.disable()  # the chunk's objects are short-lived; the cyclic collector only costs time here
 
 
-def _may_continue(text: str) -> bool:
-    """Could this line extend an open traceback (the Python case of events._Open.take, ignoring its state)?"""
-    stripped = text.strip()
-    if not stripped or text[0].isspace() or stripped in CHAIN_LINES or TRACEBACK_HEAD in stripped:
-        return True
-    return bool(EXC_RE.match(stripped.splitlines()[0]))
-
-
-def _record(line: bytes):
-    try:
-        return from_entry(orjson.loads(line))
-    except (orjson.JSONDecodeError, NotAnEntry):
-        return None
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _windows(data: bytes, starts: list[int]) -> dict[tuple[str, str, str], list[list[float]]]:
-    """(service, revision, instance) -> [[from, to], ...] (normalised timestamps) around each traceback head."""
-    wins: dict[tuple[str, str, str], list[list[float]]] = {}
-    for start in starts:
-        end = data.find(b"\n", start)
-        line = data[start : end if end >= 0 else len(data)]
-        if HEAD not in line:
-            continue
-        rec = _record(line.strip())
-        if rec is None or rec.log not in ("stdout", "stderr"):
-            continue
-        t = _seconds(rec.timestamp) if rec.timestamp else 0.0
-        key = (rec.service, rec.revision, rec.instance)
-        wins.setdefault(key, []).append([_iso(t - TB_SLACK_S), _iso(t + MAX_GAP_S + TB_SLACK_S)])
-    return wins
-
-
 def scan_chunk(task: tuple[Any, int, int, int, int]) -> ChunkResult:
     """``task``: (path or bytes, region start, region end, context start, context end), absolute offsets
     for a path, offsets into the bytes otherwise. The context (a little before and after the region) is
@@ -190,19 +165,17 @@ def scan_chunk(task: tuple[Any, int, int, int, int]) -> ChunkResult:
         data = src
     pf: RawPrefilter = _STATE["pf"]
     starts = pf.line_starts(data)
-    wins = _windows(data, starts)
-    return _scan(data, lo, hi, set(starts), wins, pf)
+    return _scan(data, lo, hi, set(starts), pf)
 
 
-def _class_info(log_name: str, severity: Any) -> tuple[str, bool, bool, str]:
-    """(the log kind if lines of this logName and severity may be light else "", stdout/stderr, unlevelled
-    stdout/stderr, the project the logName names)."""
+def _class_info(log_name: str, severity: Any) -> tuple[str, bool, str]:
+    """(the log kind if lines of this logName and severity may be light else "", unlevelled stdout/stderr,
+    the project the logName names)."""
     kind = log_kind(log_name)[0]
     level = SEVERITY_LEVELS[severity_name(severity)]
     if kind == "audit" or level >= 500:
         kind = ""
-    std = kind in ("stdout", "stderr")
-    return kind, std, std and not level, _project_of(log_name)
+    return kind, kind in ("stdout", "stderr") and not level, _project_of(log_name)
 
 
 def _has_message(jp: _Json) -> bool:
@@ -219,53 +192,131 @@ def _timestamps(ts: list[str]) -> list[str]:
     return [normalize_timestamp(t) if t else "" for t in ts]
 
 
-def _std(log_name: str) -> bool:
-    return log_kind(log_name)[0] in ("stdout", "stderr")
-
-
 def _norm(ts: str) -> str:
     return ts if not ts or _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
 
 
-def _continued_lines(data: bytes, hi: int, light: dict, conts: list, full: list) -> list[tuple]:
-    """The light stdout/stderr lines that a continuation line (frames, hints, properties) may join in
-    reassembly: of its instance, the latest at or before it in time order. Continuation lines are those found light-path side (``conts``), the
-    full-path lines (a frame with a rule literal went there before its shape was looked at), and the
-    context after the chunk (continuations of the chunk's last lines)."""
+_JSON_KEYS = (*_MESSAGE_KEYS, *_EXC_KEYS)
+_exc_fields = operator.attrgetter(*_EXC_KEYS)
+TRIGGER, EXTENDER = 2, 1
+
+
+def _json_text(jp: _Json) -> str:
+    """The message records.from_entry builds from a JSON payload that has a message key."""
+    if not any(_exc_fields(jp)):  # falsy ones (None, "", []) add nothing to the message
+        for k in _MESSAGE_KEYS:  # records._json_message without exception fields to append
+            v = getattr(jp, k)
+            if isinstance(v, str) and v:
+                return v
+    return _json_message({k: v for k in _JSON_KEYS if (v := getattr(jp, k)) is not None})
+
+
+# First words after which a line can still be a trace line: may_continue's prefixes, chain markers, Go.
+_SPECIAL_WORDS = frozenset(
+    {"Caused", "Suppressed", "goroutine", "[signal", "created", "exit", "panic:", "fatal", "The", "During"}
+)
+
+
+def _shape(text: str) -> int:
+    """What reassembly may do with a line of this text (events._Open.take, whatever the event's state):
+    TRIGGER: it may continue the line before it (blank, indented, a chain marker, a traceback head, `Caused
+    by:`, `}`, Go dump lines) or opens a trace that takes bare lines (a Go panic); EXTENDER: it continues
+    only a trace already open (an exception line after frames, a Go function line); else 0."""
+    if not text or text[0].isspace():
+        return TRIGGER
+    # Most lines are words: "order 42 updated". Every trace shape but the head is one token (an exception
+    # type, a Go function), a token ending in ":" or holding "(", or starts with one of a few words, so
+    # such a line is settled without a regex.
+    nl = text.find("\n")
+    head = text if nl < 0 else text[:nl]
+    sp = head.find(" ")
+    if sp > 0:
+        word = head[:sp]
+        if (
+            "(" not in word
+            and not word.startswith("...")
+            and word not in _SPECIAL_WORDS
+            and " in goroutine " not in head
+            and TRACEBACK_HEAD not in text
+        ):
+            # Not one token, so not a Go function line: an exception line ("KeyError: 'x'", but also
+            # "INFO: ready") or nothing.
+            return EXTENDER if ":" in word and EXC_RE.match(head.rstrip()) else 0
+    if not text.strip() or may_continue(text) or TRACEBACK_HEAD in text:
+        return TRIGGER
+    first = text.strip().splitlines()[0]
+    if first in CHAIN_LINES or _GO_PANIC.match(first):
+        return TRIGGER
+    return EXTENDER if EXC_RE.match(first) or _GO_FUNC.match(first) else 0
+
+
+def _app_item(e: _Light) -> tuple[tuple[str, str, str], tuple] | None:
+    """(instance key, (time, insertId, message, shape, None)) of a decoded app-log line, for the pass."""
+    if log_kind(e.logName)[0] not in APP_LOGS:
+        return None
+    if e.textPayload is not None:
+        text = e.textPayload
+    elif e.jsonPayload is not None and _has_message(e.jsonPayload):
+        text = _json_text(e.jsonPayload)
+    else:
+        return None
+    rl, labels = e.resource.labels, e.labels
+    key3 = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
+    return key3, (_norm(e.timestamp or e.receiveTimestamp or ""), e.insertId, text, _shape(text), None)
+
+
+def _near(prev: Any, it: Any) -> bool:
+    return _seconds(it[0]) - _seconds(prev[0]) <= MAX_GAP_S + 0.001
+
+
+def _joined_lines(data: bytes, lo: int, hi: int, light: dict, full: list) -> list[tuple]:
+    """The light app-log lines reassembly may join with another line: the line just before a TRIGGER line
+    (or a full EXTENDER line) of its instance within MAX_GAP_S, and EXTENDER lines right after a trigger or
+    a joined extender.
+    Lines are ordered per instance as the pipeline merges them (time, insertId, message); the full-path
+    lines and the context on both sides of the chunk (a neighbour across the edge) take part as known."""
     decode = _STATE["dec"].decode
-    conts = list(conts)
-    for raw in itertools.chain((line for _, _, line in full), data[hi:].split(b"\n")):
+    known: dict[tuple[str, str, str], list[tuple]] = {}
+    for raw in itertools.chain((line for _, _, line in full), data[:lo].split(b"\n"), data[hi:].split(b"\n")):
         try:
-            e = decode(raw)
+            item = _app_item(decode(raw))
         except msgspec.DecodeError:
             continue
-        rl, labels = e.resource.labels, e.labels
-        key3 = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
-        if key3 in light and e.textPayload is not None and may_continue(e.textPayload) and _std(e.logName):
-            conts.append((key3, e.timestamp or e.receiveTimestamp or ""))
-    wanted: dict[tuple[str, str, str], list[str]] = {}
-    for key3, ts in conts:
-        if key3 in light:
-            wanted.setdefault(key3, []).append(_norm(ts))
-    out: dict[int, tuple] = {}
-    for key3, stamps in wanted.items():
-        lines = sorted((_norm(line[0]), line[1], line) for line in light[key3])
-        times = [t for t, _, _ in lines]
-        for t in stamps:
-            # The line reassembly sees just before it: the latest light line at or before its time (all
-            # of them at that instant), if within MAX_GAP_S. A full line in between only makes this
-            # one more line than needed.
-            b = bisect_right(times, t)
-            if not b or (t and _seconds(t) - _seconds(times[b - 1]) > MAX_GAP_S):
-                continue
-            for _, n, line in lines[bisect_left(times, times[b - 1]) : b]:
-                out[n] = line
-    return list(out.values())
+        if item is not None and item[0] in light:
+            known.setdefault(item[0], []).append(item[1])
+    out: list[tuple] = []
+    for key3, items in light.items():
+        if not any(it[3] for it in items) and not any(it[3] == TRIGGER for it in known.get(key3, ())):
+            continue  # nothing here can join: every line stays a standalone event
+        seq = sorted([*items, *known.get(key3, ())], key=lambda it: (it[0], it[1], it[2]))
+        prev, prev_joins = None, False
+        for it in seq:
+            joins = it[3] == TRIGGER
+            pull = joins and prev is not None and prev[4] is not None
+            extend = not pull and it[3] == EXTENDER and prev_joins
+            if (pull or extend) and _near(prev, it):
+                if pull:
+                    out.append(prev[4])  # type: ignore[index]  # the line this one may continue
+                    prev[4] = None  # type: ignore[index]
+                else:
+                    joins = True  # an exception line after frames, a Go function after the panic
+                    if it[4] is not None:
+                        out.append(it[4])
+                        it[4] = None
+            prev, prev_joins = it, joins
+        # A full exception line may join an open trace unless the line before it ends that trace first:
+        # that line goes too (backwards, so a run of such lines is followed to its start).
+        for i in range(len(seq) - 1, 0, -1):
+            it, prev = seq[i], seq[i - 1]
+            if it[3] == EXTENDER and it[4] is None and prev[4] is not None and _near(prev, it):
+                out.append(prev[4])
+                prev[4] = None
+    return out
 
 
-def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPrefilter) -> ChunkResult:
+def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> ChunkResult:
     decode = _STATE["dec"].decode
-    classes: dict[tuple[str, Any], tuple[str, bool, bool, str]] = _STATE.setdefault("classes", {})
+    classes: dict[tuple[str, Any], tuple[str, bool, str]] = _STATE.setdefault("classes", {})
     error_like = _STATE["error_like"]
     full: list[tuple[int, int, bytes]] = []  # lines as read: stripped at the end
     # light lines without httpRequest: timestamps per (service, revision, instance, project, location)
@@ -273,9 +324,8 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
     with_http: list[tuple] = []
     system: dict[tuple, list[str]] = {}  # light system-log lines: timestamps per (key, counter)
     blanks = 0  # blank lines so far: entry number = line number - blanks
-    # light stdout/stderr lines per instance, and the continuation lines that may join them
-    light: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
-    conts: list[tuple[tuple[str, str, str], str]] = []
+    # light app-log lines per instance ([time, insertId, message, shape, line]): see _joined_lines
+    light: dict[tuple[str, str, str], list[list]] = {}
     line_no = 0
     pos = lo
     for line_no, raw in enumerate(data[lo:hi].split(b"\n"), 1):
@@ -296,7 +346,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
         info = classes.get(ck)
         if info is None:
             info = classes[ck] = _class_info(*ck)
-        kind, std, unlevelled, log_project = info
+        kind, unlevelled, log_project = info
         # Job lines take the full path: History learns from them that the name is a job (they are few).
         if not kind or e.protoPayload is not None or e.resource.type == "cloud_run_job":
             full.append((line_no, line_no - blanks, raw))
@@ -332,24 +382,19 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
         if ts and not _CANON_ONE.fullmatch(ts) and not normalize_timestamp(ts):
             full.append((line_no, line_no - blanks, raw))  # no real instant: a malformed entry, counted there
             continue
-        if std and text is not None and may_continue(text):
-            # A trace's frames, a hint or property line: reassembly joins it to a line before it of the
-            # same instance, so those (if light) go to the full path too (see _continued_lines).
-            conts.append((key[:3], ts))
-            full.append((line_no, line_no - blanks, raw))
-            continue
-        if wins and std and key[:3] in wins:
-            t = ts if _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
-            inside = [s for s in wins[key[:3]] if s[0] <= t <= s[1]]
-            if inside:
+        app = kind in APP_LOGS
+        if app:
+            if http is not None:
+                full.append((line_no, line_no - blanks, raw))  # an app line with a request: rare, exact there
+                continue
+            jp = e.jsonPayload
+            message = text if text is not None else _json_text(jp) if jp is not None else ""
+            shape = _shape(message)
+            if shape == TRIGGER:
+                # A trace's frames, a hint or property line: reassembly joins it to the line before it of
+                # the same instance, so that one (if light) goes to the full path too (see _joined_lines).
                 full.append((line_no, line_no - blanks, raw))
-                if text is None:  # a JSON payload: its message as records.from_entry builds it
-                    rec = _record(raw.strip())
-                    text = None if rec is None else rec.message
-                if text is not None and _may_continue(text):
-                    until = _iso(_seconds(t) + MAX_GAP_S + TB_SLACK_S) if t else ""
-                    for s in inside:
-                        s[1] = max(s[1], until)
+                light.setdefault(key[:3], [])
                 continue
         if kind == "system":
             g = system.setdefault((key, system_counter(text)), [])
@@ -360,15 +405,16 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], wins: dict, pf: RawPref
                 groups[key] = [ts]
             else:
                 g.append(ts)
-            if std:
-                light.setdefault(key[:3], []).append((ts, line_no, key, line_no - blanks, raw))
+            if app:
+                line = (ts, key, (line_no, line_no - blanks, raw))
+                light.setdefault(key[:3], []).append([_norm(ts), e.insertId, message, shape, line])
         else:
             with_http.append((line_no, line_no - blanks, raw, key, ts, http, e.insertId, text, kind))
     entry_no = line_no - blanks
-    if conts or light:
-        for stamp, n, key, entry, raw in _continued_lines(data, hi, light, conts, full):
+    if light:
+        for stamp, key, line in _joined_lines(data, lo, hi, light, full):
             groups[key].remove(stamp)  # counted as light: counted by the full path instead
-            full.append((n, entry, raw))
+            full.append(line)
     if data[hi - 1 : hi] == b"\n":
         line_no -= 1  # the piece after the last newline is not a line
     agg = HistoryPart()

@@ -103,10 +103,11 @@ def _frame(matches: Sequence[Match], history: History | None) -> pd.DataFrame:
             "revision": m.event.revision,
             "instance": m.event.instance,
             "ts": m.event.timestamp,
+            "message": m.event.message,
         }
         for i, m in enumerate(matches)
     ]
-    return pd.DataFrame(rows, columns=["i", "rule", "service", "revision", "instance", "ts"])
+    return pd.DataFrame(rows, columns=["i", "rule", "service", "revision", "instance", "ts", "message"])
 
 
 def group(matches: Sequence[Match], history: History | None = None) -> list[Issue]:
@@ -120,7 +121,9 @@ def _grouped(matches: Sequence[Match], history: History | None) -> list[tuple[Is
     df = _frame(matches, history)
     issues = []
     for (service, _rule_id), g in df.groupby(["service", "rule"], sort=True):
-        g = g.sort_values(["ts", "i"])
+        # Ties in time are broken by what the events say, not by the order they were emitted in (which
+        # depends on when reassembly closed them): evidence and first captures are the same on every path.
+        g = g.sort_values(["ts", "instance", "revision", "message", "i"])
         idx = g["i"].tolist()
         ms = [matches[i] for i in idx]
         # Evidence: the first occurrence, the last, and one from the middle; stable for a given input.
