@@ -103,7 +103,7 @@ def normalize_timestamp(value: Any) -> str:
 
     Fixed width makes string order equal time order, so the rest of the tool sorts strings.
     """
-    if isinstance(value, Mapping):  # protobuf Timestamp as a mapping {seconds, nanos}
+    if type(value) is not str and isinstance(value, Mapping):  # protobuf Timestamp as a mapping {seconds, nanos}
         try:
             secs = int(value.get("seconds", 0)) + int(value.get("nanos", 0)) / 1e9
             return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -172,13 +172,17 @@ def _str(value: Any) -> str:
 
 
 def _str_map(value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # the exact-type test first: ABC checks cost
         return {}
     # Labels are map<string, string>; scalars of another type are stringified, nested values dropped
     # (their repr could be megabytes, or recurse past the interpreter's limit).
-    return {
-        str(k): v if isinstance(v, str) else str(v) for k, v in value.items() if isinstance(v, str | int | float | bool)
-    }
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        if type(v) is str:
+            out[k if type(k) is str else str(k)] = v
+        elif isinstance(v, str | int | float | bool):
+            out[str(k)] = v if isinstance(v, str) else str(v)
+    return out
 
 
 def log_kind(log_name: str) -> tuple[str, str]:
@@ -271,7 +275,7 @@ def _app_line(obj: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def from_entry(entry: Any) -> Record:
     """Normalise one LogEntry mapping (REST/JSON shape, camelCase keys)."""
-    if not isinstance(entry, Mapping):
+    if type(entry) is not dict and not isinstance(entry, Mapping):
         raise NotAnEntry(f"expected a JSON object, got {type(entry).__name__}")
     payload_keys = ("textPayload", "jsonPayload", "protoPayload", "httpRequest")
     if not any(k in entry for k in payload_keys) and "logName" not in entry and "timestamp" not in entry:
@@ -283,7 +287,7 @@ def from_entry(entry: Any) -> Record:
     resource = entry.get("resource")
     rtype = ""
     rlabels: dict[str, str] = {}
-    if isinstance(resource, Mapping):
+    if type(resource) is dict or isinstance(resource, Mapping):
         rtype = _str(resource.get("type"))
         rlabels = _str_map(resource.get("labels"))
     labels = _str_map(entry.get("labels"))
@@ -301,7 +305,7 @@ def from_entry(entry: Any) -> Record:
     pp = entry.get("protoPayload")
     if isinstance(text, str):
         message = text
-    elif isinstance(jp, Mapping):
+    elif type(jp) is dict or isinstance(jp, Mapping):
         message = _json_message(jp)
     elif isinstance(pp, Mapping):
         payload = pp
