@@ -300,7 +300,16 @@ def test_fast_path_equals_reference_on_hostile_reassembly(seed: int, tmp_path: P
     whole = summary(path, True)
     monkeypatch.setattr(fastpath, "CHUNK", 8 << 10)
     monkeypatch.setattr(fastpath, "CONTEXT", 64 << 10)
+    monkeypatch.setattr(fastpath, "STREAM_CHUNK", 8 << 10)
     chunked = summary(path, True)
     for key in ref:
         assert whole[key] == ref[key], key
         assert chunked[key] == ref[key], key
+    # Gzipped and cut mid-stream (a truncated download): both paths keep the same readable part.
+    data = gzip.compress(path.read_bytes(), 1)
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    cut_ref, cut_fast = summary(cut, False), summary(cut, True)
+    assert cut_ref["stats"][7] and 500 < cut_ref["stats"][0] < 1500  # partial, with a good part read
+    for key in ref:
+        assert cut_fast[key] == cut_ref[key], key

@@ -24,7 +24,7 @@ from triage.analysis.history import HistoryPart
 from triage.engine.matcher import Matcher
 from triage.engine.rules import Condition, Rule
 from triage.fastscan import ChunkResult, init_worker, scan_chunk
-from triage.sources.decode import read_head
+from triage.sources.decode import read_error, read_head
 from triage.sources.files import MAX_LINE, MAX_NOTES, FileSource
 
 CHUNK = 16 << 20  # bytes of one task (a file region; workers read it themselves)
@@ -116,7 +116,19 @@ def _capped_line(f: Any, path: str, begin: int, end: int, notes: list[str] | Non
 
 
 def _stream_tasks(source: FileSource) -> Iterator[tuple]:
-    """Chunks of a stream (gzip, stdin), each sent with the neighbours' edges as context."""
+    """Chunks of a stream (gzip, stdin), each sent with the neighbours' edges as context: a chunk waits
+    for the next one, whose start is its context after (an instance's neighbour across the edge)."""
+    held = None
+    for piece in _stream_pieces(source):
+        if held is not None:
+            yield _task(*held, piece[0][:CONTEXT])
+        held = piece
+    if held is not None:
+        yield _task(*held, b"")
+
+
+def _stream_pieces(source: FileSource) -> Iterator[tuple[bytes, bytes]]:
+    """(chunk, the CONTEXT bytes before it) of a stream, in order."""
     stream = source.open()
     if source.skip:
         stream.readline()  # the partial marker line
@@ -126,6 +138,7 @@ def _stream_tasks(source: FileSource) -> Iterator[tuple]:
     try:
         while True:
             block, error = read_head(stream, STREAM_CHUNK)  # small reads: a truncated gzip loses only its last piece
+            error = error or read_error(stream)
             if error is not None:
                 source.stats.partial = True
                 source.stats.notes.append(f"{source.name}: read stopped early: {error}")
@@ -146,16 +159,16 @@ def _stream_tasks(source: FileSource) -> Iterator[tuple]:
             cut = data.rfind(b"\n") + 1
             if cut == 0:
                 if len(data) > MAX_LINE:  # a gzip bomb without newlines costs MAX_LINE, not its size
-                    yield from _emit(data[:MAX_LINE] + b"\n", prev_tail, b"")
+                    yield data[:MAX_LINE] + b"\n", prev_tail
                     prev_tail, pending, dropped = b"", b"", len(data) - MAX_LINE
                 else:
                     pending = data
                 continue
             current, pending = data[:cut], data[cut:]
-            yield from _emit(current, prev_tail, pending)
+            yield current, prev_tail
             prev_tail = current[-CONTEXT:]
         if pending:
-            yield from _emit(pending, prev_tail, b"")
+            yield pending, prev_tail
         if dropped >= 0:
             _note_dropped(source, dropped)
     finally:
@@ -169,9 +182,9 @@ def _note_dropped(source: FileSource, dropped: int) -> None:
         )
 
 
-def _emit(current: bytes, before: bytes, after: bytes) -> Iterator[tuple]:
-    data = before + current + after[:CONTEXT]
-    yield (data, len(before), len(before) + len(current), 0, len(data))
+def _task(current: bytes, before: bytes, after: bytes) -> tuple:
+    data = before + current + after
+    return (data, len(before), len(before) + len(current), 0, len(data))
 
 
 class _Pipe:

@@ -37,11 +37,18 @@ def read_head(stream: BinaryIO, size: int = HEAD, step: int = 1 << 16) -> tuple[
 
 
 class _Chain(io.RawIOBase):
-    """``head`` then the rest of ``stream``."""
+    """``head`` then the rest of ``stream``. ``soft``: a read error ends the stream like EOF and is kept in
+    ``failed`` (see ``read_error``), so a reader keeps the bytes before it, the last partial line included,
+    instead of losing what a buffered ``readline`` had gathered when the error came."""
 
-    def __init__(self, head: bytes, stream: BinaryIO, own: bool, error: BaseException | None = None) -> None:
+    def __init__(
+        self, head: bytes, stream: BinaryIO, own: bool, error: BaseException | None = None, soft: bool = False
+    ) -> None:
         self._head, self._pos, self._stream, self._own, self._error = head, 0, stream, own, error
         self._read = getattr(stream, "read1", stream.read)
+        self.soft = soft
+        self.failed: BaseException | None = None
+        self.told = False  # read_error handed ``failed`` out already
 
     def readable(self) -> bool:
         return True
@@ -54,8 +61,18 @@ class _Chain(io.RawIOBase):
             return n
         if self._error is not None:
             error, self._error = self._error, None
-            raise error
-        data = self._read(len(buffer))
+            if not self.soft:
+                raise error
+            self.failed = error
+        if self.failed is not None:
+            return 0
+        try:
+            data = self._read(len(buffer))
+        except READ_ERRORS as exc:
+            if not self.soft:
+                raise
+            self.failed = exc
+            return 0
         buffer[: len(data)] = data
         return len(data)
 
@@ -105,9 +122,10 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-def decoded(stream: BinaryIO, own: bool = True) -> tuple[io.BufferedReader, str]:
+def decoded(stream: BinaryIO, own: bool = True, soft: bool = False) -> tuple[io.BufferedReader, str]:
     """The content of ``stream`` as UTF-8 bytes (BOM removed), and the encoding found ("utf-8",
-    "utf-8 with BOM", "utf-16-le", "utf-16-be"). ``own``: closing the result closes ``stream``."""
+    "utf-8 with BOM", "utf-16-le", "utf-16-be"). ``own``: closing the result closes ``stream``; ``soft``:
+    a read error ends the content instead of raising (``read_error`` tells)."""
     head, error = read_head(stream)
     encoding = "utf-8"
     if head.startswith(codecs.BOM_UTF8):
@@ -118,7 +136,18 @@ def decoded(stream: BinaryIO, own: bool = True) -> tuple[io.BufferedReader, str]
             break
     else:
         encoding = _utf16_without_bom(head) or encoding
-    raw: io.RawIOBase = _Chain(head, stream, own, error)
+    raw: io.RawIOBase = _Chain(head, stream, own, error, soft)
     if encoding.startswith("utf-16"):
         raw = _Transcode(raw, encoding)
     return io.BufferedReader(raw, buffer_size=HEAD), encoding
+
+
+def read_error(stream: io.BufferedReader, consume: bool = True) -> BaseException | None:
+    """The read error that ended a ``decoded(..., soft=True)`` stream, once (None afterwards, or if none);
+    ``consume=False`` only looks."""
+    raw = getattr(stream, "raw", None)  # an in-memory stream (BytesIO) has none: it cannot fail
+    chain = raw._raw if isinstance(raw, _Transcode) else raw
+    if not isinstance(chain, _Chain) or chain.failed is None or chain.told:
+        return None
+    chain.told = consume
+    return chain.failed

@@ -25,7 +25,7 @@ import regex as re
 from triage.errors import InputError
 from triage.records import normalize_timestamp
 from triage.sources import SourceStats
-from triage.sources.decode import HEAD, decoded
+from triage.sources.decode import HEAD, decoded, read_error
 from triage.sources.gunzip import READ_ERRORS, open_gunzip
 from triage.sources.pasted import strip_prefixes
 
@@ -176,7 +176,7 @@ class FileSource:
         self.stats.bytes_read = 0  # each opening reads from the start (a regular file is sniffed first)
         buffered = io.BufferedReader(_Counted(raw, self.stats, own), buffer_size=1 << 16)
         self.gzipped = buffered.peek(2)[:2] == b"\x1f\x8b"
-        stream, self.encoding = decoded(open_gunzip(buffered) if self.gzipped else buffered)
+        stream, self.encoding = decoded(open_gunzip(buffered) if self.gzipped else buffered, soft=True)
         if not self.regular:
             self._stream = stream
         return stream
@@ -193,6 +193,8 @@ class FileSource:
                 stream = self.open()
                 try:
                     head = stream.peek(HEAD)[:HEAD]
+                    if not head.strip() and read_error(stream, consume=False) is not None:
+                        head = b"{"  # nothing readable before the error: JSON lines, reported on reading
                 finally:
                     if self.regular:
                         stream.close()
@@ -224,12 +226,22 @@ class FileSource:
         stream = self.open()
         try:
             yield from self._entries(stream, kind)
+            self.read_ended(stream)
         except READ_ERRORS as exc:
-            # A truncated or corrupt gzip, or a read error: keep what came, say the file is incomplete.
-            self.stats.partial = True
-            self.stats.notes.append(f"{self.name}: read stopped early: {exc}")
+            self._stopped(exc)
         finally:
             self.close(stream)
+
+    def read_ended(self, stream: BinaryIO) -> None:
+        """After a read came back short: a truncated or corrupt gzip, or a read error, ended the stream
+        there. What came before it is kept (the last partial line too, counted malformed)."""
+        error = read_error(stream)  # type: ignore[arg-type]
+        if error is not None:
+            self._stopped(error)
+
+    def _stopped(self, exc: BaseException) -> None:
+        self.stats.partial = True
+        self.stats.notes.append(f"{self.name}: read stopped early: {exc}")
 
     def _entries(self, stream: BinaryIO, kind: str) -> Iterator[Mapping[str, Any]]:
         if kind == "empty":
@@ -238,7 +250,9 @@ class FileSource:
         elif kind == "binary":
             self.stats.rejected = "not a log export (binary data)"
         elif kind == "array":
-            yield from self._array(stream.read())
+            data = stream.read()
+            self.read_ended(stream)
+            yield from self._array(data)
         elif kind == "lines":
             yield from self._json_lines(stream)
         else:
@@ -314,6 +328,8 @@ class FileSource:
         pieces and dropped, with a note, so a 200 MB line (or a gzip bomb without newlines) costs 1 MB."""
         for line_no in itertools.count(first):
             raw = stream.readline(MAX_LINE + 1)
+            if not raw.endswith(b"\n"):
+                self.read_ended(stream)  # the last line, or the input ended early: said before that line
             if not raw:
                 return
             if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
