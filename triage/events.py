@@ -10,7 +10,7 @@ shapes of every runtime). Memory holds one open event per instance.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import regex as re
 
@@ -56,6 +56,14 @@ class Event:
     @property
     def first(self) -> Record:
         return self.records[0]
+
+    def compact(self) -> Event:
+        """The event as kept after matching: one record (the first, with the event's severity) instead of
+        one per line, so what a run holds grows with its findings, not with their lines. Everything the
+        analysis reads of an event (``first``, the properties below, message, frames) stays the same."""
+        if len(self.records) == 1:
+            return self
+        return Event((replace(self.records[0], severity=self.severity),), self.message, self.frames, self.exceptions)
 
     @property
     def timestamp(self) -> str:

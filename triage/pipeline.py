@@ -249,12 +249,13 @@ def _run(records, matcher, history, stats, matches, unmatched, keep_unmatched_er
             stats.error_events += 1
         if found:
             stats.matched_events += 1
-            matches.extend(found)
+            kept = event.compact()  # one object for all of the event's matches: chains compare identity
+            matches.extend(Match(m.rule, kept, m.captures) for m in found)
             history.observe_matches(found)
         elif error_like:
             stats.unmatched_error_events += 1
             if len(unmatched) < keep_unmatched_errors:
-                unmatched.append(event)
+                unmatched.append(event.compact())
 
 
 __all__ = ["Collected", "MatchStats", "RunStats", "collect", "merged_records", "no_entries_reason"]
