@@ -154,7 +154,7 @@ def init_worker(literals: tuple[str, ...]) -> None:
 def scan_chunk(task: tuple[Any, int, int, int, int]) -> ChunkResult:
     """``task``: (path or bytes, region start, region end, context start, context end), absolute offsets
     for a path, offsets into the bytes otherwise. The context (a little before and after the region) is
-    only searched for traceback heads."""
+    read only for the region's lines' neighbours (``_joined_lines``), never counted."""
     src, lo, hi, ctx_lo, ctx_hi = task
     if isinstance(src, str):
         with open(src, "rb") as f:
