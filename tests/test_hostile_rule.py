@@ -81,7 +81,11 @@ def test_time_another_thread_holds_the_gil_is_not_charged_to_a_rule():
 
     matcher = Matcher(load_catalog(), budget_s=0.01)
     text = "ConnectionRefusedError: [Errno 111] Connect call failed ('10.107.0.3', 5432)"
-    event = make_event((from_entry({"textPayload": text, "timestamp": "2025-09-05T10:00:00Z"}),))
+    # Each event differs (attempt i): the matcher remembers the matches of an event it has seen.
+    events = [
+        make_event((from_entry({"textPayload": f"{text} (attempt {i})", "timestamp": "2025-09-05T10:00:00Z"}),))
+        for i in range(1500)
+    ]
     stop = threading.Event()
 
     def hog() -> None:  # pure Python: holds the GIL for whole switch intervals
@@ -93,7 +97,7 @@ def test_time_another_thread_holds_the_gil_is_not_charged_to_a_rule():
     thread = threading.Thread(target=hog, daemon=True)
     thread.start()
     try:
-        for _ in range(1500):
+        for event in events:
             assert [m.rule.id for m in matcher.match(event)] == ["postgres-connection-refused"]
     finally:
         stop.set()

@@ -38,6 +38,7 @@ DEFAULT_BUDGET_S = 5.0
 # A healthy rule costs microseconds per event; the time budget only applies to rules far slower than that,
 # so a long run over millions of events never switches off a rule that is merely busy.
 SLOW_AVG_S = 1e-4
+MEMO_SIZE = 4096  # distinct events whose matches are remembered
 _OPS = {
     ">=": int.__ge__,
     "<=": int.__le__,
@@ -86,6 +87,7 @@ class Matcher:
         self._off: set[int] = set()
         self._facts: tuple[Event | None, error_facts.Facts] = (None, error_facts.NONE)
         self._shared_s = 0.0  # CPU time of fact extraction so far (charged to no rule)
+        self._memo: dict[tuple, list[tuple[int, dict[str, str]]]] = {}  # see match
         self.unfiltered: tuple[int, ...] = ()
         self.literals: dict[int, tuple[str, ...]] = {}
         automaton = ahocorasick.Automaton()
@@ -124,7 +126,24 @@ class Matcher:
         if not candidates:
             return []
         self.stats.candidates += 1
-        out = []
+        # What a rule can test of an event is a function of these (frames, exceptions and facts come from
+        # the message): a crash loop repeats the same event thousands of times, evaluated once here.
+        key = (event.message, event.log, event.level, event.service, event.first.http_status)
+        found = self._memo.get(key)
+        if found is None:
+            found, timed_out = self._evaluate(candidates, event)
+            if not timed_out:  # a timeout is not an answer: the next copy is evaluated (and charged) again
+                if len(self._memo) >= MEMO_SIZE:
+                    del self._memo[next(iter(self._memo))]  # the oldest: dicts keep insertion order
+                self._memo[key] = found
+        out = [Match(self.catalog.rules[i], event, dict(c)) for i, c in found if i not in self._off]
+        if out:
+            self.stats.matched += 1
+        return out
+
+    def _evaluate(self, candidates: set[int], event: Event) -> tuple[list[tuple[int, dict[str, str]]], bool]:
+        found: list[tuple[int, dict[str, str]]] = []
+        timed_out = False
         for index in sorted(candidates - self._off if self._off else candidates):
             rule = self.catalog.rules[index]
             shared = self._shared_s
@@ -133,13 +152,11 @@ class Matcher:
                 captures = self.match_rule(rule, event)
             except _Timeout:
                 self.stats.timeouts[rule.id] += 1
-                captures = None
+                captures, timed_out = None, True
             self._charge(index, time.thread_time() - start - (self._shared_s - shared))
             if captures is not None:
-                out.append(Match(rule, event, captures))
-        if out:
-            self.stats.matched += 1
-        return out
+                found.append((index, captures))
+        return found, timed_out
 
     def _charge(self, index: int, spent: float) -> None:
         """Account one evaluation; switch the rule off once it is over its budget."""
