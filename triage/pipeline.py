@@ -241,6 +241,7 @@ def collect(
 
 
 def _run(records, matcher, history, stats, matches, unmatched, keep_unmatched_errors) -> None:
+    shared: dict = {}  # what kept events repeat, held once (Event.compact)
     for event in assemble(records):
         stats.events += 1
         found = matcher.match(event)
@@ -249,13 +250,13 @@ def _run(records, matcher, history, stats, matches, unmatched, keep_unmatched_er
             stats.error_events += 1
         if found:
             stats.matched_events += 1
-            kept = event.compact()  # one object for all of the event's matches: chains compare identity
+            kept = event.compact(shared)  # one object for all of the event's matches: chains compare identity
             matches.extend(Match(m.rule, kept, m.captures) for m in found)
             history.observe_matches(found)
         elif error_like:
             stats.unmatched_error_events += 1
             if len(unmatched) < keep_unmatched_errors:
-                unmatched.append(event.compact())
+                unmatched.append(event.compact(shared))
 
 
 __all__ = ["Collected", "MatchStats", "RunStats", "collect", "merged_records", "no_entries_reason"]
