@@ -37,17 +37,17 @@ from triage.analysis.history import HistoryPart, RevisionCounts, service_of_revi
 from triage.engine.prefilter import RawPrefilter
 from triage.events import MAX_GAP_S, _seconds, is_error_like
 from triage.records import (
-    _EXC_KEYS,
-    _MESSAGE_KEYS,
     APP_LOGS,
+    EXC_KEYS,
+    MESSAGE_KEYS,
     SEVERITY_LEVELS,
-    _json_message,
-    _project_of,
+    json_message,
     log_kind,
     normalize_timestamp,
+    project_of,
     severity_name,
 )
-from triage.traces import _GO_FUNC, _GO_PANIC, CHAIN_LINES, EXC_RE, TRACEBACK_HEAD, may_continue
+from triage.traces import CHAIN_LINES, EXC_RE, GO_FUNC, GO_PANIC, TRACEBACK_HEAD, may_continue
 
 # Always-kept markers besides the rules' literals (see the module docstring).
 MARKERS = (
@@ -97,7 +97,7 @@ class _Json(msgspec.Struct):
     textPayload: Any = None
     event: Any = None
     log: Any = None
-    exc_info: Any = None  # records._EXC_KEYS: appended to the message by records._json_message
+    exc_info: Any = None  # records.EXC_KEYS: appended to the message by records.json_message
     stack_trace: Any = None
     exception: Any = None
     traceback: Any = None
@@ -175,7 +175,7 @@ def _class_info(log_name: str, severity: Any) -> tuple[str, bool, str]:
     level = SEVERITY_LEVELS[severity_name(severity)]
     if kind == "audit" or level >= 500:
         kind = ""
-    return kind, kind in ("stdout", "stderr") and not level, _project_of(log_name)
+    return kind, kind in ("stdout", "stderr") and not level, project_of(log_name)
 
 
 def _has_message(jp: _Json) -> bool:
@@ -196,19 +196,19 @@ def _norm(ts: str) -> str:
     return ts if not ts or _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
 
 
-_JSON_KEYS = (*_MESSAGE_KEYS, *_EXC_KEYS)
-_exc_fields = operator.attrgetter(*_EXC_KEYS)
+_JSON_KEYS = (*MESSAGE_KEYS, *EXC_KEYS)
+_exc_fields = operator.attrgetter(*EXC_KEYS)
 TRIGGER, EXTENDER = 2, 1
 
 
 def _json_text(jp: _Json) -> str:
     """The message records.from_entry builds from a JSON payload that has a message key."""
     if not any(_exc_fields(jp)):  # falsy ones (None, "", []) add nothing to the message
-        for k in _MESSAGE_KEYS:  # records._json_message without exception fields to append
+        for k in MESSAGE_KEYS:  # records.json_message without exception fields to append
             v = getattr(jp, k)
             if isinstance(v, str) and v:
                 return v
-    return _json_message({k: v for k in _JSON_KEYS if (v := getattr(jp, k)) is not None})
+    return json_message({k: v for k in _JSON_KEYS if (v := getattr(jp, k)) is not None})
 
 
 # First words after which a line can still be a trace line: may_continue's prefixes, chain markers, Go.
@@ -245,9 +245,9 @@ def _shape(text: str) -> int:
     if not text.strip() or may_continue(text) or TRACEBACK_HEAD in text:
         return TRIGGER
     first = text.strip().splitlines()[0]
-    if first in CHAIN_LINES or _GO_PANIC.match(first):
+    if first in CHAIN_LINES or GO_PANIC.match(first):
         return TRIGGER
-    return EXTENDER if EXC_RE.match(first) or _GO_FUNC.match(first) else 0
+    return EXTENDER if EXC_RE.match(first) or GO_FUNC.match(first) else 0
 
 
 def _app_item(e: _Light) -> tuple[tuple[str, str, str], tuple] | None:

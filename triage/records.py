@@ -47,8 +47,8 @@ _AUDIT_KINDS = {
     "cloudaudit.googleapis.com/data_access": "data_access",
 }
 # jsonPayload keys that carry a traceback next to ``message`` (structlog, python-json-logger, GCP libs).
-_EXC_KEYS = ("exc_info", "stack_trace", "exception", "traceback", "stacktrace", "error", "err")
-_MESSAGE_KEYS = ("message", "msg", "textPayload", "event", "log")
+EXC_KEYS = ("exc_info", "stack_trace", "exception", "traceback", "stacktrace", "error", "err")
+MESSAGE_KEYS = ("message", "msg", "textPayload", "event", "log")
 
 
 class NotAnEntry(ValueError):
@@ -208,15 +208,15 @@ def _latency(value: Any) -> float | None:
     return None
 
 
-def _json_message(payload: Mapping[str, Any]) -> str:
+def json_message(payload: Mapping[str, Any]) -> str:
     msg = ""
-    for key in _MESSAGE_KEYS:
+    for key in MESSAGE_KEYS:
         value = payload.get(key)
         if isinstance(value, str) and value:
             msg = value
             break
     extras = []
-    for key in _EXC_KEYS:
+    for key in EXC_KEYS:
         value = payload.get(key)
         if isinstance(value, str) and value and value not in msg:
             extras.append(value)
@@ -306,7 +306,7 @@ def from_entry(entry: Any) -> Record:
     if isinstance(text, str):
         message = text
     elif type(jp) is dict or isinstance(jp, Mapping):
-        message = _json_message(jp)
+        message = json_message(jp)
     elif isinstance(pp, Mapping):
         payload = pp
         method = _str(pp.get("methodName"))
@@ -362,12 +362,12 @@ def from_entry(entry: Any) -> Record:
         resource_name=resource_name,
         labels=labels,
         payload=payload,
-        project=rlabels.get("project_id") or _project_of(log_name),
+        project=rlabels.get("project_id") or project_of(log_name),
         location=rlabels.get("location", ""),
     )
 
 
-def _project_of(log_name: str) -> str:
+def project_of(log_name: str) -> str:
     """``projects/P/logs/...`` -> P (the logName of every LogEntry starts with its project)."""
     if log_name.startswith("projects/"):
         return log_name[9:].partition("/")[0]

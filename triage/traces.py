@@ -28,7 +28,7 @@ _JAVA_FRAME = re.compile(r"^\s+at (?P<func>[\w$.<>/-]+)\((?P<file>[^:()]*)(?::(?
 _NODE_FRAME = re.compile(r"^\s+at (?:(?:async )?(?P<func>[^()]+?) \()?(?P<file>[^()\s]+?):(?P<line>\d+):\d+\)?\s*$")
 # Go: a function line, then "\t/path/file.go:19 +0x120"
 _GO_FILE = re.compile(r"^\t(?P<file>\S+\.go):(?P<line>\d+)(?: \+0x[0-9a-f]+)?\s*$")
-_GO_FUNC = re.compile(r"^(?:created by )?(?P<func>[\w./*()\[\]{}$~-]+?)(?:\(.*\))?(?: in goroutine \d+)?\s*$")
+GO_FUNC = re.compile(r"^(?:created by )?(?P<func>[\w./*()\[\]{}$~-]+?)(?:\(.*\))?(?: in goroutine \d+)?\s*$")
 # Ruby: /app/x.rb:12:in `m' (optionally after "from "), also 'Class#m' quoting of Ruby >= 3.4
 _RUBY_FRAME = re.compile(r"^\s*(?:from )?(?P<file>[^\s:]+\.rb):(?P<line>\d+):in [`'](?P<func>[^'`]+)'")
 # PHP: #0 /var/www/x.php(12): Foo->bar()
@@ -43,7 +43,7 @@ _RUBY_EXC = re.compile(r"^(?P<file>\S+\.rb):(?P<line>\d+):in [`'](?P<func>[^'`]+
 _NODE_EXC = re.compile(
     r"^(?:Uncaught )?(?P<type>(?:[A-Z]\w*)?(?:Error|Exception))(?: \[[\w-]+\])?(?::\s?(?P<msg>.*))?$"
 )
-_GO_PANIC = re.compile(r"^(?P<type>panic|fatal error): (?P<msg>.*)$")
+GO_PANIC = re.compile(r"^(?P<type>panic|fatal error): (?P<msg>.*)$")
 _MORE = re.compile(r"^\s*\.\.\. \d+ (?:more|common frames omitted)\s*$")
 _GO_TRACE_LINE = re.compile(r"^(?:goroutine \d+ \[[^\]]*\]:|\[signal |created by |exit status \d+$)")
 
@@ -78,7 +78,7 @@ def trace_kind(first_line: str) -> str:
     """The shape of trace a line can head: python, go, or generic (anything else)."""
     if TRACEBACK_HEAD in first_line:
         return "python"
-    if _GO_PANIC.match(first_line.strip()):
+    if GO_PANIC.match(first_line.strip()):
         return "go"
     return "generic"
 
@@ -96,7 +96,7 @@ def continues(kind: str, text: str, saw_frames: bool) -> bool:
     if saw_frames and (stripped.startswith(("Caused by: ", "Suppressed: ")) or stripped == "}" or _MORE.match(text)):
         return True
     if kind == "go":
-        return bool(_GO_TRACE_LINE.match(stripped) or _GO_FUNC.match(stripped))
+        return bool(_GO_TRACE_LINE.match(stripped) or GO_FUNC.match(stripped))
     return False
 
 
@@ -138,10 +138,10 @@ def parse_frames(text: str) -> tuple[list[tuple[str, int, str, str]], list[tuple
             continue
         m = _GO_FILE.match(line)
         if m:
-            func = _GO_FUNC.match(lines[i - 1].strip()) if i else None
+            func = GO_FUNC.match(lines[i - 1].strip()) if i else None
             frames.append((m["file"], int(m["line"]), func["func"] if func else "", ""))
             continue
-        m = _GO_PANIC.match(line) or (None if line[:1].isspace() else _JAVA_EXC.match(line) or _NODE_EXC.match(line))
+        m = GO_PANIC.match(line) or (None if line[:1].isspace() else _JAVA_EXC.match(line) or _NODE_EXC.match(line))
         if m:
             excs.append((m["type"], (m["msg"] or "").strip()))
     return frames, excs
