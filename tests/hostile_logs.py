@@ -119,16 +119,19 @@ def _resource(service: str, revision: str) -> dict[str, Any]:
     }
 
 
-def _entry(rng: random.Random, i: int, service: str, revision: str, instance: str, stream: str, line: str, ts: str):
-    e: dict[str, Any] = {
-        "insertId": f"h{i:07d}",
+def _base(insert_id: str, ts: str, log: str, service: str, revision: str, instance: str) -> dict[str, Any]:
+    return {
+        "insertId": insert_id,
         "timestamp": ts,
-        "logName": "projects/p/logs/app-events"
-        if stream == "other"
-        else f"projects/p/logs/run.googleapis.com%2F{stream}",
+        "logName": log,
         "resource": _resource(service, revision),
         "labels": {"instanceId": instance},
     }
+
+
+def _entry(rng: random.Random, i: int, service: str, revision: str, instance: str, stream: str, line: str, ts: str):
+    log = "projects/p/logs/app-events" if stream == "other" else f"projects/p/logs/run.googleapis.com%2F{stream}"
+    e = _base(f"h{i:07d}", ts, log, service, revision, instance)
     shape = rng.random()
     if shape < 0.15:
         e["jsonPayload"] = {"message": line, "logger": "app"}
@@ -143,25 +146,15 @@ def _entry(rng: random.Random, i: int, service: str, revision: str, instance: st
 
 def _request(rng: random.Random, i: int, service: str, revision: str, instance: str, ts: str) -> dict[str, Any]:
     status = rng.choice((200, 200, 404, 429, 500, 503, "0200"))
-    return {
-        "insertId": f"r{i:07d}",
-        "timestamp": ts,
-        "logName": "projects/p/logs/run.googleapis.com%2Frequests",
-        "resource": _resource(service, revision),
-        "labels": {"instanceId": instance},
-        "httpRequest": {"requestMethod": "GET", "status": status, "requestUrl": f"https://{service}.run.app/x"},
-    }
+    e = _base(f"r{i:07d}", ts, "projects/p/logs/run.googleapis.com%2Frequests", service, revision, instance)
+    e["httpRequest"] = {"requestMethod": "GET", "status": status, "requestUrl": f"https://{service}.run.app/x"}
+    return e
 
 
 def _system(i: int, service: str, revision: str, instance: str, ts: str) -> dict[str, Any]:
-    return {
-        "insertId": f"s{i:07d}",
-        "timestamp": ts,
-        "logName": "projects/p/logs/run.googleapis.com%2Fvarlog%2Fsystem",
-        "resource": _resource(service, revision),
-        "labels": {"instanceId": instance},
-        "textPayload": "Starting new instance. Reason: AUTOSCALING",
-    }
+    e = _base(f"s{i:07d}", ts, "projects/p/logs/run.googleapis.com%2Fvarlog%2Fsystem", service, revision, instance)
+    e["textPayload"] = "Starting new instance. Reason: AUTOSCALING"
+    return e
 
 
 def export_bytes(n: int, seed: int) -> bytes:
