@@ -61,30 +61,23 @@ class Event:
     def first(self) -> Record:
         return self.records[0]
 
-    def compact(self, shared: dict | None = None) -> Event:
+    def compact(self, shared: dict) -> Event:
         """The event as kept after matching: one record (the first, with the event's severity) instead of
         one per line, so what a run holds grows with its findings, not with their lines. Everything the
         analysis reads of an event (``first``, the properties below, message, frames) stays the same.
         ``shared``: a dict kept across a run, through which equal messages, frames and labels of kept
-        events become one object (a crash loop repeats them thousands of times)."""
+        events become one object (a crash loop repeats them thousands of times); frames and exceptions
+        are parsed from the message, so one message has one of each."""
         first = self.records[0]
-        if shared is None:
-            if len(self.records) == 1:
-                return self
-            return Event((replace(first, severity=self.severity),), self.message, self.frames, self.exceptions)
         message = shared.setdefault(self.message, self.message)
-        labels = shared.setdefault(tuple(first.labels.items()), first.labels)
         first = replace(
             first,
             severity=shared.setdefault(self.severity, self.severity),
             message=message if first.message == message else first.message,
-            labels=labels,
+            labels=shared.setdefault(tuple(first.labels.items()), first.labels),
             **{name: shared.setdefault(v, v) for name in _SHARED_FIELDS if (v := getattr(first, name))},
         )
-        key = ("frames", message)
-        frames, exceptions = shared.setdefault(key, (self.frames, self.exceptions))
-        if (frames, exceptions) != (self.frames, self.exceptions):  # cannot differ for one message; be safe
-            frames, exceptions = self.frames, self.exceptions
+        frames, exceptions = shared.setdefault(("frames", message), (self.frames, self.exceptions))
         return Event((first,), message, frames, exceptions)
 
     @property

@@ -250,15 +250,22 @@ def _shape(text: str) -> int:
     return EXTENDER if EXC_RE.match(first) or GO_FUNC.match(first) else 0
 
 
+def _message(e: _Light) -> str | None:
+    """The line's message as records.from_entry builds it from a text payload or a JSON payload with a
+    message key; None for any other payload (such lines take the full path)."""
+    if e.textPayload is not None:
+        return e.textPayload
+    if e.jsonPayload is not None and _has_message(e.jsonPayload):
+        return _json_text(e.jsonPayload)
+    return None
+
+
 def _app_item(e: _Light) -> tuple[tuple[str, str, str], tuple] | None:
     """(instance key, (time, insertId, message, shape, None)) of a decoded app-log line, for the pass."""
     if log_kind(e.logName)[0] not in APP_LOGS:
         return None
-    if e.textPayload is not None:
-        text = e.textPayload
-    elif e.jsonPayload is not None and _has_message(e.jsonPayload):
-        text = _json_text(e.jsonPayload)
-    else:
+    text = _message(e)
+    if text is None:
         return None
     rl, labels = e.resource.labels, e.labels
     key3 = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
@@ -387,8 +394,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             if http is not None:
                 full.append((line_no, line_no - blanks, raw))  # an app line with a request: rare, exact there
                 continue
-            jp = e.jsonPayload
-            message = text if text is not None else _json_text(jp) if jp is not None else ""
+            message = _message(e) or ""  # no payload at all: an empty message, as from_entry gives
             shape = _shape(message)
             if shape == TRIGGER:
                 # A trace's frames, a hint or property line: reassembly joins it to the line before it of

@@ -180,8 +180,8 @@ def _str_map(value: Any) -> dict[str, str]:
     for k, v in value.items():
         if type(v) is str:
             out[k if type(k) is str else str(k)] = v
-        elif isinstance(v, str | int | float | bool):
-            out[str(k)] = v if isinstance(v, str) else str(v)
+        elif isinstance(v, str | int | float | bool):  # a str subclass, or a scalar: as a plain string
+            out[str(k)] = str(v)
     return out
 
 

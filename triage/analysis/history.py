@@ -243,6 +243,12 @@ class HistoryPart:
             self.locations.setdefault(svc, set()).update(locs)
 
 
+def _origin(url: str) -> str:
+    """``https://api-xyz.run.app/path?q`` -> ``https://api-xyz.run.app``."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
 def _earliest(into: dict[str, str], other: dict[str, str]) -> None:
     for key, ts in other.items():
         if key not in into or ts < into[key]:
@@ -332,8 +338,7 @@ class History:
         if rec.instance:
             state.add_instance(rec.instance)
         if rec.log == "requests" and service not in self.urls and rec.request_url.startswith("http"):
-            scheme, _, rest = rec.request_url.partition("://")
-            self.urls[service] = f"{scheme}://{rest.split('/', 1)[0]}"
+            self.urls[service] = _origin(rec.request_url)
         if rec.log == "requests" and rec.http_status is not None:
             state.requests += 1
             state.last_request = max(state.last_request, ts)
@@ -418,8 +423,7 @@ class History:
         for service, cand in part.urls.items():
             full = first_urls.get(service)
             if full is None or cand < full:
-                scheme, _, rest = cand[3].partition("://")
-                self.urls[service] = f"{scheme}://{rest.split('/', 1)[0]}"
+                self.urls[service] = _origin(cand[3])
 
     def finish(self) -> None:
         """After the last record: every revision keeps exactly its MAX_INSTANCES smallest instance ids."""

@@ -39,11 +39,11 @@ MAX_LINE = 16 << 20  # bytes of one line that are read (an API entry is at most 
 MAX_NOTES = 20  # malformed-line notes kept per source; the count is always exact
 
 
-def _open_binary(path: str) -> BinaryIO:
+def _open_binary(path: str, buffering: int = -1) -> BinaryIO:
     if path == "-":
         return sys.stdin.buffer
     try:
-        return open(path, "rb")  # closed by the caller's finally
+        return open(path, "rb", buffering=buffering)  # type: ignore[return-value]  # closed by the caller
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -171,7 +171,7 @@ class FileSource:
         from bytes that are still read afterwards (reopening ``<(cat f)`` would find it drained)."""
         if self._stream is not None:
             return self._stream
-        raw = _open_binary(self.path)
+        raw = _open_binary(self.path, buffering=0)  # unbuffered: _Counted's BufferedReader is the one buffer
         own = raw is not sys.stdin.buffer
         self.stats.bytes_read = 0  # each opening reads from the start (a regular file is sniffed first)
         buffered = io.BufferedReader(_Counted(raw, self.stats, own), buffer_size=1 << 16)
