@@ -15,7 +15,7 @@ from triage import fastpath
 from triage.analysis.issues import analyse
 from triage.analysis.services import build_services
 from triage.engine import Matcher, load_catalog
-from triage.pipeline import collect
+from triage.pipeline import Collected, collect
 from triage.sources.files import FileSource
 
 _GEN = Path(__file__).resolve().parents[1] / "benchmarks" / "generate.py"
@@ -154,7 +154,11 @@ def hard_lines() -> list[bytes]:
 
 def summary(path: Path, fast: bool) -> dict:
     matcher = Matcher(load_catalog(()))
-    c = collect([FileSource(str(path))], matcher, fast=fast)
+    return summarize(collect([FileSource(str(path))], matcher, fast=fast), matcher)
+
+
+def summarize(c: Collected, matcher: Matcher) -> dict:
+    """Everything a run's outputs are made of, as plain values to compare between two runs."""
     issues = analyse(c.matches, c.history)
     services = build_services(c.history, issues)
     h = c.history

@@ -286,13 +286,13 @@ def report(
 
     def go() -> int:
         bq = _bigquery(args)
-        if bq is not None and bq.dry_run:
-            return bigquery_dry_run(bq)
         live = None if bq else _live(args, sources)
         opts = _options(
             sources, rules, disable, env, date, previous=previous, config=config, annotations=annotations, live=live, bigquery=bq,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
+        if bq is not None and bq.dry_run:
+            return bigquery_dry_run(opts)
         # A report printed to the same terminal would interleave with the progress line: none then.
         with progress(
             describe_work(opts.sources, live.project if live else args["project"]), quiet=not output_elsewhere(out)
@@ -323,13 +323,13 @@ def analyze(
 
     def go() -> int:
         bq = _bigquery(args)
-        if bq is not None and bq.dry_run:
-            return bigquery_dry_run(bq)
         live = None if bq else _live(args, sources)
         opts = _options(
             sources, rules, disable, env, previous=previous, config=config, annotations=annotations, live=live, bigquery=bq,
             redact_patterns=tuple(redact or ()),
         )  # fmt: skip
+        if bq is not None and bq.dry_run:
+            return bigquery_dry_run(opts)
         with progress(
             describe_work(opts.sources, live.project if live else args["project"]), quiet=not output_elsewhere(out)
         ):
@@ -503,14 +503,14 @@ def ci(
 
     def go() -> int:
         bq = _bigquery(args)
-        if bq is not None and bq.dry_run:
-            return bigquery_dry_run(bq)
         live = None if bq else _live(args, sources)
         opts = _options(
             sources, rules, disable, env, config=config, annotations=annotations, live=live, bigquery=bq,
             gcp_project=None if bq else live.project if live else args["project"], redact_patterns=tuple(redact or ()),
             allow_partial=bool(args["allow_partial"]),
         )  # fmt: skip
+        if bq is not None and bq.dry_run:
+            return bigquery_dry_run(opts)
         return cmd(opts, ci_opts)
 
     run(go)

@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 
 from triage.analysis.history import HistoryPart
+from triage.engine.benign import benign_literals
 from triage.engine.matcher import Matcher
-from triage.engine.rules import Condition, Rule
 from triage.fastscan import ChunkResult, init_worker, scan_chunk
 from triage.sources.decode import read_error, read_head
 from triage.sources.files import MAX_LINE, MAX_NOTES, FileSource
@@ -37,34 +37,13 @@ CONTEXT = 256 << 10  # bytes read on each side of a chunk for its lines' neighbo
 # cost it most), so a queue deeper than the two workers keeps them busy meanwhile (3 -> 5: collect 4.5 -> 4.0 s at
 # 1M entries); results hold only full lines, so each costs well under a megabyte.
 IN_FLIGHT = 5
-_LIGHT_LOGS = frozenset({"stdout", "stderr", "requests", "system", "other"})
-
-
-def _cond_can_be_light(cond: Condition) -> bool:
-    """Could this condition hold for a light line (severity < ERROR, no traceback, not audit)?"""
-    if cond.exception is not None or cond.frame is not None:
-        return False  # both need a parsed traceback, and light lines hold no traceback head
-    if cond.log and not (set(cond.log) & _LIGHT_LOGS):
-        return False
-    if cond.severity is not None:
-        op, level = cond.severity
-        if (op in (">=", "==") and level >= 500) or (op == ">" and level >= 499):
-            return False
-    return True
-
-
-def _rule_can_be_light(rule: Rule) -> bool:
-    spec = rule.match
-    if not all(_cond_can_be_light(c) for c in spec.all):
-        return False
-    return not spec.any or any(_cond_can_be_light(c) for c in spec.any)
 
 
 def fast_ok(sources: Sequence[Any], matcher: Matcher) -> bool:
     if not sources or not all(type(s) is FileSource for s in sources):
         return False
-    if any(_rule_can_be_light(matcher.catalog.rules[i]) for i in matcher.unfiltered):
-        return False  # such a rule must see every line
+    if benign_literals(matcher) is None:
+        return False  # a rule without literals must see every line
     # Sniffed through the source itself: a pipe or stdin is opened once, so its head is not lost, and a
     # gcloud array piped to stdin is an array, not JSON lines.
     return all(s.kind() == "lines" for s in sources)

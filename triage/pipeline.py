@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from triage import fastpath
+from triage import fastpath, pushdown
 from triage.analysis.history import History, HistoryPart, service_of_revision
 from triage.engine.matcher import Match, Matcher, MatchStats
 from triage.events import assemble, is_error_like
@@ -158,7 +158,8 @@ def collect(
     sources: Sequence[Source], matcher: Matcher, keep_unmatched_errors: int = 50_000, fast: bool = True
 ) -> Collected:
     """Run the stages. ``fast`` uses the raw-line prefilter and worker processes (triage.fastpath) when
-    that is equivalent; ``fast=False`` is the plain reference path: every line parsed, normalised,
+    that is equivalent, and has a source that can count benign entries itself (a BigQuery push-down plan,
+    triage.pushdown) do so; ``fast=False`` is the plain reference path: every line parsed, normalised,
     reassembled and matched. Both give the same issues, counts, history and statistics."""
     # Sources in name order: the report must not depend on the order files were given in (nor on which
     # of two inputs holding the same entry is read first).
@@ -174,14 +175,18 @@ def collect(
     # Inputs that share entries take the path that sees every entry, which drops the copies; the fast path's
     # workers count benign lines without knowing their insertIds.
     duplicates = Duplicates([keyed(s) for s in sources]) if may_share_entries(sources) else None
+    pushed = []  # sources that count benign entries where they are (a BigQuery plan)
     if fast and duplicates is None and fastpath.fast_ok(sources, matcher):
         pool = fastpath.pool_for(matcher)
         aggregates = [HistoryPart() for _ in sources]
         entries = [fastpath.source_entries(s, pool, a) for s, a in zip(sources, aggregates, strict=True)]
+    elif fast and duplicates is None:
+        pushed = pushdown.push_down(sources, matcher)
+    counted_elsewhere = pool is not None or bool(pushed)
 
     def observed(records: Iterable[Record]) -> Iterator[Record]:
         for rec in records:
-            if pool is not None and rec.log == "requests" and rec.revision and rec.request_url.startswith("http"):
+            if counted_elsewhere and rec.log == "requests" and rec.revision and rec.request_url.startswith("http"):
                 service = rec.service or service_of_revision(rec.revision)
                 if service and service not in history.urls:
                     first_urls[service] = (rec.timestamp, rec.insert_id, rec.message, rec.request_url)
@@ -208,7 +213,8 @@ def collect(
             gc.enable()
         if pool is not None:
             pool.terminate()
-    if pool is not None:
+    aggregates.extend(pushdown.light_part(s.light) for s in pushed)
+    if counted_elsewhere:
         # Each light line is one benign standalone event in the reference path.
         light = sum(a.lines for a in aggregates)
         stats.events += light

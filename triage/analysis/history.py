@@ -46,16 +46,23 @@ def service_of_revision(revision: str) -> str:
     return m["service"] if m else ""
 
 
+# What a system-log line's text bumps: (counter, phrase, only at the start), the first that holds wins; then
+# the exit and execution regexes (SYSTEM_REGEX_MARKERS: phrases those need). The BigQuery plan reads the same.
+SYSTEM_COUNTERS = (
+    ("starts", "Starting new instance", True),
+    ("probe_passed", "probe succeeded", False),
+    ("probe_failed", "probe failed", False),
+)
+SYSTEM_REGEX_MARKERS = ("Container called exit(", "Execution ")
+
+
 def system_counter(message: str) -> str:
     """Which revision counter a system-log line bumps: "starts", "probe_passed", "probe_failed", "exits"
     (a non-zero container exit), "clean_exits" (exit(0): a job task that finished), "completed" /
     "aborted" (a job execution that succeeded / failed) or ""."""
-    if message.startswith("Starting new instance"):
-        return "starts"
-    if "probe succeeded" in message:
-        return "probe_passed"
-    if "probe failed" in message:
-        return "probe_failed"
+    for counter, phrase, at_start in SYSTEM_COUNTERS:
+        if message.startswith(phrase) if at_start else phrase in message:
+            return counter
     m = _EXIT.search(message)
     if m:
         return "exits" if m["code"] != "0" else "clean_exits"
@@ -220,6 +227,64 @@ class HistoryPart:
     projects: dict[str, int] = field(default_factory=dict)  # GCP project -> lines
     locations: dict[str, set[str]] = field(default_factory=dict)  # service -> regions
 
+    def add(
+        self, service: str, revision: str, instance: str, project: str, location: str, n: int, first: str, last: str
+    ) -> RevisionCounts | None:
+        """Count ``n`` lines of one (service, revision, instance, project, location), timed ``first`` to ``last``
+        ("" if untimed), as ``History.observe`` would; the revision's counts, for the caller's own counters
+        (None when the lines name no revision). ``service`` is the resource's, "" if it names none."""
+        if project:
+            self.projects[project] = self.projects.get(project, 0) + n
+        service = service or service_of_revision(revision)
+        if first:
+            if not self.first_ts or first < self.first_ts:
+                self.first_ts = first
+            self.last_ts = max(self.last_ts, last)
+        if not service:
+            return None
+        self.service_entries[service] = self.service_entries.get(service, 0) + n
+        if location:
+            self.locations.setdefault(service, set()).add(location)
+        if not revision:
+            return None
+        st = self.revisions.get((service, revision))
+        if st is None:
+            st = self.revisions[(service, revision)] = RevisionCounts()
+        st.location = st.location or location
+        st.entries += n
+        if first:
+            if not st.first_seen or first < st.first_seen:
+                st.first_seen = first
+            st.last_seen = max(st.last_seen, last)
+        if instance:
+            st.add_instance(instance)
+        return st
+
+    def add_requests(self, st: RevisionCounts, instance: str, status: int, n: int, first: str, last: str) -> None:
+        """``n`` request-log lines of one status, already counted with ``add``: the request counters."""
+        if instance and status != 429 and status < 500:
+            _earliest(self.instance_ready, {instance: first})
+        st.requests += n
+        st.last_request = max(st.last_request, last)
+        if status == 429:
+            st.errors_429 += n
+        elif status >= 500:
+            st.errors_5xx += n
+        else:
+            st.served += n
+            st.last_served = max(st.last_served, last)
+
+    def add_counter(self, st: RevisionCounts, counter: str, instance: str, n: int, first: str) -> None:
+        """``n`` system-log lines that bump ``counter`` (system_counter), already counted with ``add``."""
+        setattr(st, counter, getattr(st, counter) + n)
+        if counter == "probe_passed" and instance:
+            _earliest(self.instance_ready, {instance: first})
+
+    def offer_url(self, service: str, cand: tuple[str, str, str, str]) -> None:
+        """A request (time, insertId, message, URL): the service's URL is its earliest, by that key."""
+        if service not in self.urls or cand < self.urls[service]:
+            self.urls[service] = cand
+
     def merge(self, other: HistoryPart) -> None:
         self.lines += other.lines
         if other.first_ts and (not self.first_ts or other.first_ts < self.first_ts):
@@ -234,8 +299,7 @@ class HistoryPart:
             else:
                 mine.merge(counts)
         for svc, cand in other.urls.items():
-            if svc not in self.urls or cand < self.urls[svc]:
-                self.urls[svc] = cand
+            self.offer_url(svc, cand)
         _earliest(self.instance_ready, other.instance_ready)
         for project, n in other.projects.items():
             self.projects[project] = self.projects.get(project, 0) + n

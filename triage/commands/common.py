@@ -21,6 +21,7 @@ from triage.engine import Catalog, Matcher, load_catalog
 from triage.errors import NoEntriesError, TriageError
 from triage.output import refuse_overwriting_inputs
 from triage.pipeline import Collected, RunStats, collect
+from triage.pushdown import push_down
 from triage.report import model as report_model
 from triage.report.redact import Redactor, extra_patterns
 from triage.sources import Source
@@ -195,12 +196,17 @@ def bigquery_source(options: BigQueryOptions, now: datetime | None = None) -> Bi
     return BigQuerySource(query, endpoint=endpoint, anonymous=options.anonymous)
 
 
-def bigquery_dry_run(options: BigQueryOptions, out: TextIO | None = None) -> int:
-    """``--dry-run``: the bytes each query would process, from BigQuery's own dry run; no row is read."""
+def bigquery_dry_run(opts: RunOptions, out: TextIO | None = None) -> int:
+    """``--dry-run``: the bytes each query the run would send would process (the push-down plan of the run's
+    catalog, as ``collect`` sends it), from BigQuery's own dry run; no row is read."""
     from triage.sources.bigquery import human_bytes
 
+    assert opts.bigquery is not None
     stream = out or sys.stdout
-    jobs = bigquery_source(options).dry_run()
+    opts = merge_config(opts, load_project(opts))
+    source = bigquery_source(opts.bigquery)
+    push_down([source], Matcher(load_catalog(opts.rules, disable=opts.disable)))
+    jobs = source.dry_run()
     for job in jobs:
         print(f"dry run: {job.label}: {job.bytes_processed:,} bytes ({human_bytes(job.bytes_processed)})", file=stream)
     total = sum(job.bytes_processed for job in jobs)

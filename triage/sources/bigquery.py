@@ -26,8 +26,9 @@ knows the logs came from BigQuery. Windows, services and shard suffixes travel a
 never spliced into SQL text. Each job carries ``maximumBytesBilled`` when given; ``dry_run`` asks BigQuery
 what each query would scan without running it.
 
-All rows of the window are read (exact, simple). Running the aggregates in BigQuery and returning only
-candidate rows (issue #13's plan in GoogleSQL) is the next step, see docs/bigquery.md.
+By default (``push_down``) one query runs the push-down plan (bigquery_plan): benign entries are counted
+in BigQuery and come back as a few ``agg`` rows kept in ``light`` (the pipeline adds them to the revision
+history), and only the other entries travel. Without it, every row of the window is read.
 
 google-cloud-bigquery is imported inside functions: file runs never load it.
 """
@@ -44,6 +45,7 @@ import orjson
 
 from triage.errors import SourceError, TriageError
 from triage.sources import SourceStats
+from triage.sources.bigquery_plan import PlanParams, pushdown_query
 from triage.sources.bigquery_sql import (
     BigQueryQuery,
     PlannedQuery,
@@ -67,6 +69,8 @@ class JobSummary:
     bytes_processed: int = 0
     rows: int = 0
     dry_run: bool = False
+    groups: int = 0  # push-down plan: rows that are counts of benign entries
+    counted: int = 0  # the benign entries they count
 
 
 # -- the client ---------------------------------------------------------------------------------------
@@ -173,6 +177,8 @@ class BigQuerySource:
     page_size: int = PAGE_SIZE
     stats: SourceStats = field(default_factory=SourceStats)
     jobs: list[JobSummary] = field(default_factory=list)
+    pushdown: PlanParams | None = None  # see push_down
+    light: list[dict[str, Any]] = field(default_factory=list)  # the plan's counts of benign entries
 
     @property
     def name(self) -> str:
@@ -181,14 +187,22 @@ class BigQuerySource:
     def _open(self) -> Any:
         return open_client(self.endpoint, anonymous=self.anonymous, project=self.query.project)
 
+    def push_down(self, params: PlanParams) -> None:
+        """Read with the push-down plan: benign entries come back as counts (``light``), not rows."""
+        self.pushdown = params
+
     def plan(self, client: Any) -> list[PlannedQuery]:
+        ordered = self.pushdown is None
         if self.query.table.kind == "log_analytics":
-            return [log_analytics_query(self.query)]
-        listing = client.list_tables(self.query.table.path, page_size=1000)
-        planned, notes = sink_queries(self.query, [t.table_id for t in listing])
-        self.stats.notes.extend(notes)
-        if not planned:
-            raise SourceError(f"BigQuery: no Cloud Run log table of the window in dataset {self.query.table.path}")
+            planned = [log_analytics_query(self.query, ordered)]
+        else:
+            listing = client.list_tables(self.query.table.path, page_size=1000)
+            planned, notes = sink_queries(self.query, [t.table_id for t in listing], ordered)
+            self.stats.notes.extend(notes)
+            if not planned:
+                raise SourceError(f"BigQuery: no Cloud Run log table of the window in dataset {self.query.table.path}")
+        if self.pushdown is not None:
+            return [pushdown_query(planned, self.query.table.kind, self.pushdown)]
         return planned
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -223,6 +237,12 @@ class BigQuerySource:
         while (page := self._call(next, pages, None)) is not None:
             for row in page:
                 summary.rows += 1
+                if self.pushdown is not None and row["kind"] == "agg":
+                    self.light.append(dict(row.items()))
+                    summary.groups += 1
+                    summary.counted += int(row["n"])
+                    self.stats.entries += int(row["n"])
+                    continue
                 try:
                     entry = convert(row["ts"], orjson.loads(row["entry"]))
                 except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
@@ -256,10 +276,16 @@ def human_bytes(count: int) -> str:
     return f"{count} B"  # unreachable
 
 
+def _counted(job: JobSummary) -> str:
+    if not job.groups:
+        return ""
+    return f" ({job.rows - job.groups:,} entries whole, {job.groups:,} counts of {job.counted:,} benign entries)"
+
+
 def job_notes(jobs: Sequence[JobSummary]) -> list[str]:
     """The Data Quality lines: each query, its rows and bytes, and the total."""
     notes = [
-        f"BigQuery query {n} of {len(jobs)}: {job.label}: {job.rows:,} rows, "
+        f"BigQuery query {n} of {len(jobs)}: {job.label}: {job.rows:,} rows{_counted(job)}, "
         f"{job.bytes_processed:,} bytes processed ({human_bytes(job.bytes_processed)})"
         for n, job in enumerate(jobs, 1)
     ]

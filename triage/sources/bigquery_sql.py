@@ -96,16 +96,16 @@ def _services_clause(query: BigQueryQuery, labels: str) -> tuple[str, list[tuple
     return clause, [("services", "STRING[]", list(query.services))]
 
 
-def log_analytics_query(query: BigQueryQuery) -> PlannedQuery:
+def log_analytics_query(query: BigQueryQuery, ordered: bool = True) -> PlannedQuery:
     services, extra = _services_clause(query, "t.resource.labels")
     sql = (
         "SELECT t.timestamp AS ts, TO_JSON_STRING(t) AS entry\n"
         f"FROM `{query.table.path}` AS t\n"
         "WHERE t.timestamp >= @start AND t.timestamp <= @end\n"
         "  AND t.resource.type IN UNNEST(@resource_types)\n"
-        f"  AND t.log_id IN UNNEST(@log_ids){services}\n"
-        "ORDER BY t.timestamp, t.insert_id"
+        f"  AND t.log_id IN UNNEST(@log_ids){services}"
     )
+    sql += "\nORDER BY t.timestamp, t.insert_id" if ordered else ""
     params = [*_window_params(query), ("log_ids", "STRING[]", list(LOG_IDS)), *extra]
     return PlannedQuery(query.table.path, sql, tuple(params))
 
@@ -120,8 +120,12 @@ def _days(query: BigQueryQuery) -> tuple[str, str]:
     return first.strftime("%Y%m%d"), last.strftime("%Y%m%d")
 
 
-def sink_queries(query: BigQueryQuery, table_ids: Sequence[str]) -> tuple[list[PlannedQuery], list[str]]:
-    """One query per log found in the dataset: shards by ``_TABLE_SUFFIX``, a partitioned table by time."""
+def sink_queries(
+    query: BigQueryQuery, table_ids: Sequence[str], ordered: bool = True
+) -> tuple[list[PlannedQuery], list[str]]:
+    """One query per log found in the dataset: shards by ``_TABLE_SUFFIX``, a partitioned table by time;
+    ``ordered=False`` leaves out the ORDER BY (for the push-down plan, which reads them as one)."""
+    order = "\nORDER BY t.timestamp, t.insertId" if ordered else ""
     plain = set(table_ids)
     shards: dict[str, list[str]] = {}
     for table_id in table_ids:
@@ -139,15 +143,14 @@ def sink_queries(query: BigQueryQuery, table_ids: Sequence[str]) -> tuple[list[P
         if base in plain:  # a partitioned table (on ``timestamp``): the predicate prunes partitions
             found = True
             sql = f"SELECT t.timestamp AS ts, TO_JSON_STRING(t) AS entry\nFROM `{dataset}.{base}` AS t\nWHERE {where}"
-            planned.append(PlannedQuery(f"{dataset}.{base}", sql + "\nORDER BY t.timestamp, t.insertId", ()))
+            planned.append(PlannedQuery(f"{dataset}.{base}", sql + order, ()))
         days = shards.get(base, [])
         if days:
             found = True
             if any(first <= day <= last for day in days):  # no shard in the window: no job at all
                 sql = (
                     f"SELECT t.timestamp AS ts, TO_JSON_STRING(t) AS entry\nFROM `{dataset}.{base}_*` AS t\n"
-                    f"WHERE _TABLE_SUFFIX BETWEEN @first_day AND @last_day\n  AND {where}\n"
-                    "ORDER BY t.timestamp, t.insertId"
+                    f"WHERE _TABLE_SUFFIX BETWEEN @first_day AND @last_day\n  AND {where}{order}"
                 )
                 days_params = (("first_day", "STRING", first), ("last_day", "STRING", last))
                 planned.append(PlannedQuery(f"{dataset}.{base}_*", sql, days_params))
@@ -174,7 +177,8 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
-def _timestamp(value: Any) -> str:
+def bigquery_timestamp(value: Any) -> str:
+    """A TIMESTAMP value as the RFC 3339 text a LogEntry holds."""
     if isinstance(value, datetime):
         return rfc3339(value if value.tzinfo else value.replace(tzinfo=UTC))
     return str(value or "")
@@ -201,7 +205,7 @@ def from_log_analytics(ts: Any, row: dict[str, Any]) -> dict[str, Any]:
                 entry[_camel(key)] = fields
         elif value != []:
             entry[_camel(key)] = value
-    entry["timestamp"] = _timestamp(ts)
+    entry["timestamp"] = bigquery_timestamp(ts)
     return entry
 
 
@@ -226,5 +230,5 @@ def from_sink(ts: Any, row: dict[str, Any]) -> dict[str, Any]:
     labels = entry.get("labels")
     if isinstance(labels, dict):
         entry["labels"] = {_SINK_LABELS.get(k, k): v for k, v in labels.items()}
-    entry["timestamp"] = _timestamp(ts)
+    entry["timestamp"] = bigquery_timestamp(ts)
     return entry
