@@ -18,6 +18,9 @@ sends (CTEs, windows, aggregates, several tables) runs, not only today's shape. 
   ``SELECT *`` excludes it and ``TO_JSON_STRING(t)`` leaves it out.
 * ``COUNTIF(x)`` -> ``COUNT(CASE WHEN x THEN 1 END)``: sqlglot writes DuckDB's ``COUNT_IF``, which is
   NULL over no rows (``SELECT COUNT_IF(x) … WHERE FALSE``); BigQuery's COUNTIF is 0.
+* ``ARRAY_AGG(x ORDER BY y LIMIT n)`` -> ``list_slice(ARRAY_AGG(x ORDER BY y), 1, n)`` (sqlglot keeps the
+  LIMIT, a DuckDB syntax error); ``SAFE.f(…)`` -> ``TRY(f(…))`` (sqlglot writes ``SAFE.f``, an unknown
+  column); ``FORMAT_TIMESTAMP``'s ``%E3S``/``%E*S`` -> ``%S.%g``/``%S.%f`` (DuckDB's strftime has no ``%E``).
 * ``TO_JSON_STRING(x)``: sqlglot writes ``CAST(TO_JSON(x) AS TEXT)``, and DuckDB's ``to_json`` writes a
   TIMESTAMPTZ as ``"2025-09-05 10:00:00.123+00"``; BigQuery writes ``"2025-09-05T10:00:00.123Z"``. The
   argument's DuckDB type is asked of DuckDB (the enclosing SELECT with only that expression, not run), and
@@ -291,9 +294,29 @@ def _conjuncts(select: exp.Select | None) -> list[exp.Expression]:
     return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
 
 
-def _count_if(tree: exp.Expression) -> None:
-    for node in list(tree.find_all(exp.CountIf)):
+_FORMATS = {"%E3S": "%S.%g", "%E*S": "%S.%f"}  # sqlglot leaves these; DuckDB's strftime has no %E
+
+
+def _functions(tree: exp.Expression) -> None:
+    """Functions sqlglot transpiles to something DuckDB answers differently, or refuses."""
+    for node in list(tree.find_all(exp.CountIf)):  # COUNT_IF is NULL over no rows, COUNTIF 0
         node.replace(exp.Count(this=exp.case().when(node.this.copy(), exp.Literal.number(1))))
+    for node in list(tree.find_all(exp.ArrayAgg)):  # DuckDB has no LIMIT inside ARRAY_AGG
+        if isinstance(node.this, exp.Limit):
+            limit = node.this
+            whole = exp.ArrayAgg(this=limit.this.copy())
+            node.replace(
+                exp.Anonymous(this="list_slice", expressions=[whole, exp.Literal.number(1), limit.expression.copy()])
+            )
+    for node in list(tree.find_all(exp.SafeFunc)):  # SAFE.f(...): NULL instead of an error, DuckDB's TRY
+        node.replace(exp.Anonymous(this="TRY", expressions=[node.this.copy()]))
+    for node in list(tree.find_all(exp.TimeToStr)):
+        fmt = node.args.get("format")
+        if isinstance(fmt, exp.Literal) and "%E" in fmt.this:
+            text = fmt.this
+            for bigquery, duckdb_format in _FORMATS.items():
+                text = text.replace(bigquery, duckdb_format)
+            node.set("format", exp.Literal.string(text))
 
 
 def _name_projections(tree: exp.Expression) -> None:
@@ -505,7 +528,7 @@ class FakeBigQuery:
                 table.replace(exp.Table(this=exp.to_identifier(name, quoted=True), alias=table.args.get("alias")))
             else:
                 raise _Error(404, "notFound", f"Not found: Table {name.replace('.', ':', 1)}")
-        _count_if(tree)
+        _functions(tree)
         _name_projections(tree)
         bound = _used(tree, params)
         return Compiled(self._to_json_strings(tree, bound), bound, scanned)

@@ -263,6 +263,16 @@ def test_countif_is_zero_over_no_rows(fake: FakeBigQuery) -> None:
     assert values(fake, grouped) == [("ERROR", 1), ("INFO", 0), ("WARNING", 0)]
 
 
+def test_functions_sqlglot_leaves_wrong_for_duckdb(fake: FakeBigQuery) -> None:
+    sql = rf"""
+        SELECT ARRAY_AGG(t.insert_id ORDER BY t.timestamp DESC LIMIT 2) AS latest,
+          ANY_VALUE(SAFE.REGEXP_EXTRACT(t.text_payload, r'ready (\d+)')) AS ready,
+          MAX(FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E3SZ', t.timestamp)) AS last,
+          MIN(SAFE_CAST(t.insert_id AS INT64)) AS none
+        FROM {LA_SQL} AS t WHERE JSON_VALUE(t.resource.labels, '$.service_name') = 'web'"""
+    assert run(fake, sql) == [{"latest": ["b2", "b1"], "ready": "42", "last": "2025-09-05T10:00:04.000Z", "none": None}]
+
+
 def test_window_functions(fake: FakeBigQuery) -> None:
     sql = f"""
         SELECT t.insert_id AS id,
