@@ -25,8 +25,10 @@ sends (CTEs, windows, aggregates, several tables) runs, not only today's shape. 
   TIMESTAMPTZ as ``"2025-09-05 10:00:00.123+00"``; BigQuery writes ``"2025-09-05T10:00:00.123Z"``. The
   argument's DuckDB type is asked of DuckDB (the enclosing SELECT with only that expression, not run), and
   timestamps inside it (top level, STRUCT fields, list items) are formatted as BigQuery does before
-  ``to_json``. JSON values (Log Analytics ``json_payload``, ``labels``) are embedded as JSON by DuckDB
-  already. When the type cannot be asked (e.g. a correlated subquery), the plain transpilation is kept.
+  ``to_json`` (fraction digits only as many as needed, as in the JSON-encoding examples of the GoogleSQL
+  docs: ``"2017-03-06T12:34:56.789012Z"``, ``"…T00:00:00Z"``). JSON values (Log Analytics
+  ``json_payload``, ``labels``) DuckDB embeds as JSON already. When the type cannot be asked (e.g. a
+  correlated subquery), the plain transpilation is kept.
 * Projections without a name are named ``f0_``, ``f1_``… as BigQuery does.
 
 Query parameters bind as DuckDB named parameters (only those the query reads). A query sqlglot or DuckDB
@@ -36,7 +38,7 @@ Storage: Log Analytics views (``…._AllLogs``) have the view's fixed, typed col
 sink table's schema is inferred from all its rows (DuckDB's ``json_group_structure``), as a sink's table
 is the union of the fields it has seen; ``timestamp``/``receiveTimestamp`` are TIMESTAMPTZ and other
 strings stay STRING (``read_json`` would also turn timestamp-like strings inside payloads into
-TIMESTAMPs, which a sink does not). Rows are bulk-loaded from one NDJSON file per table, when a query
+TIMESTAMPs; kept as strings, payloads read back as they were written). Rows are bulk-loaded from one NDJSON file per table, when a query
 first reads the table. Bytes processed are the JSON size of the scanned rows: only the selected shards
 of a wildcard, only the UTC days between ``@start`` and ``@end`` for partitioned tables and views, the
 sum over every table a query reads. ``maximumBytesBilled`` below that fails the job with
@@ -335,8 +337,8 @@ def _exclude_suffix(select: exp.Select | None) -> None:
     """``SELECT *`` over a wildcard: the pseudo column is no column of the rows."""
     for item in select.expressions if select is not None else []:
         star = item.this if isinstance(item, exp.Column) and isinstance(item.this, exp.Star) else item
-        if isinstance(star, exp.Star) and not star.args.get("except_"):
-            star.set("except_", [exp.column(SUFFIX)])
+        if isinstance(star, exp.Star):
+            star.set("except_", [*(star.args.get("except_") or []), exp.column(SUFFIX)])
 
 
 def _bq_timestamp(sql: str, zone: str) -> str:
@@ -365,12 +367,13 @@ def _json_ready(sql: str, kind: duckdb.DuckDBPyType, depth: int = 0, drop: str =
 
 # -- REST rows ----------------------------------------------------------------------------------------
 _TYPES = {
-    "varchar": "STRING", "boolean": "BOOLEAN", "double": "FLOAT", "float": "FLOAT", "decimal": "NUMERIC",
+    "varchar": "STRING", "boolean": "BOOLEAN", "double": "FLOAT", "float": "FLOAT", "decimal": "FLOAT",
     "date": "DATE", "time": "TIME", "timestamp": "TIMESTAMP", "timestamp with time zone": "TIMESTAMP",
     "timestamp_ms": "TIMESTAMP", "timestamp_ns": "TIMESTAMP", "timestamp_s": "TIMESTAMP", "blob": "BYTES",
     "tinyint": "INTEGER", "smallint": "INTEGER", "integer": "INTEGER", "bigint": "INTEGER", "hugeint": "INTEGER",
     "utinyint": "INTEGER", "usmallint": "INTEGER", "uinteger": "INTEGER", "ubigint": "INTEGER",
 }  # fmt: skip
+# DECIMAL is FLOAT: DuckDB types GoogleSQL's float literals (2.5) DECIMAL, BigQuery FLOAT64.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

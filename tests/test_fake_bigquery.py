@@ -208,6 +208,9 @@ def test_wildcard_reads_the_shards_table_suffix_selects(fake: FakeBigQuery) -> N
     # SELECT * leaves the pseudo column out, as BigQuery does.
     star = run(fake, f"SELECT * FROM `{SINK}.run_googleapis_com_stderr_*` WHERE _TABLE_SUFFIX = '20250906'")
     assert len(star) == 1 and "_TABLE_SUFFIX" not in star[0] and star[0]["insertId"] == "a4"
+    sql = f"SELECT * EXCEPT (textPayload) FROM `{SINK}.run_googleapis_com_stderr_*` WHERE _TABLE_SUFFIX = '20250906'"
+    (row,) = run(fake, sql)
+    assert "_TABLE_SUFFIX" not in row and "textPayload" not in row and row["insertId"] == "a4"
 
 
 def test_struct_fields_and_string_functions(fake: FakeBigQuery) -> None:
