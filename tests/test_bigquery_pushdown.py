@@ -83,8 +83,19 @@ def _same_as_every_row(fake: FakeBigQuery, kind: str, entries: list[dict[str, An
     pushed, source = run(fake, TABLES[kind], push=True)
     assert every.pushdown is None and source.pushdown is not None
     for key in full:
-        assert pushed[key] == full[key], key
+        if key == "stats":  # the notes name the queries, and say what the plan counted: the rest is the same
+            (*ours, notes), (*theirs, their_notes) = _notes_last(pushed[key]), _notes_last(full[key])
+            assert ours == theirs
+            assert [n for n in notes if not n.startswith("BigQuery")] == [
+                n for n in their_notes if not n.startswith("BigQuery")
+            ]
+        else:
+            assert pushed[key] == full[key], key
     return source
+
+
+def _notes_last(stats: tuple) -> list:
+    return [*stats[:6], *stats[7:], stats[6]]  # summarize's stats: the notes are the seventh
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from triage.sources.bigquery import BigQueryQuery, BigQuerySource, Table, human_
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "staging-2025-09-05.jsonl"
 WINDOW = ("--from", "2025-09-05T00:00:00Z", "--to", "2025-09-06T00:00:00Z")
+WINDOW_TIMES = (datetime(2025, 9, 5, tzinfo=UTC), datetime(2025, 9, 6, tzinfo=UTC))
 LA_VIEW = "demo.us-central1.logs._AllLogs"
 SINK = "demo.sink"
 
@@ -70,6 +72,9 @@ def cli(fake: FakeBigQuery, *args: str) -> Any:
 
 
 KINDS = ["log_analytics", "sink_sharded", "sink_partitioned"]
+_PUSHED = (
+    r"BigQuery query 1 of 1: .*: ([\d,]+) rows \(([\d,]+) entries whole, ([\d,]+) counts of ([\d,]+) benign entries\)"
+)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -86,7 +91,12 @@ def test_sample_gives_the_file_report(fake: FakeBigQuery, kind: str, tmp_path: P
     assert bq["stats"]["entries"] == file["stats"]["entries"] == len(sample_entries())
     assert bq["stats"]["error_events"] == file["stats"]["error_events"]
     notes = bq["notes"]["input"]
-    assert any(note.startswith("BigQuery:") and "1,975 rows" in note and "bytes processed" in note for note in notes)
+    # One push-down query: the entries that can matter whole, the rest counted in BigQuery.
+    counts = [re.search(_PUSHED, note) for note in notes]
+    found = [[int(g.replace(",", "")) for g in m.groups()] for m in counts if m]
+    assert len(found) == 1 and any(n.startswith("BigQuery: 1 query, ") and "bytes processed" in n for n in notes)
+    rows, whole, groups, benign = found[0]
+    assert rows == whole + groups and whole + benign == len(sample_entries()) and 0 < whole < benign
     # Every job was a real (not dry) query with the client's int64 timestamps.
     assert all(not job["configuration"].get("dryRun") for job in fake.inserted_jobs())
     assert all(r.params.get("formatOptions.useInt64Timestamp", "").lower() == "true" for r in fake.row_reads())
@@ -102,9 +112,8 @@ def test_markdown_is_the_file_report_plus_the_query_notes(fake: FakeBigQuery, ki
     extra = bq.stdout[len(file.stdout) :].splitlines()
     assert extra[:2] == ["", "## Data Quality"], extra
     notes = extra[2:]
-    queries = 1 if kind == "log_analytics" else 6
-    assert len(notes) == queries + 1 and all(line.startswith("- BigQuery") for line in notes)
-    assert notes[-1].startswith(f"- BigQuery: {queries} queries, 1,975 rows, ")
+    assert len(notes) == 2 and all(line.startswith("- BigQuery") for line in notes)  # one push-down query
+    assert re.search(_PUSHED, notes[0]) and notes[-1].startswith("- BigQuery: 1 query, ")
 
 
 def test_window_prunes_shards_and_partitions(fake: FakeBigQuery) -> None:
@@ -227,13 +236,14 @@ def test_dry_run_prints_bytes_and_reads_no_rows(fake: FakeBigQuery, tmp_path: Pa
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     expected = sum(sum(t.sizes) for t in fake.tables.values())
+    # One push-down query over the six log tables' shards of the window.
     assert (
-        len(lines) == 7
-        and lines[-1] == f"dry run: 6 queries would process {expected:,} bytes ({human_bytes(expected)})"
+        len(lines) == 2 and lines[-1] == f"dry run: 1 query would process {expected:,} bytes ({human_bytes(expected)})"
     )
-    assert "run_googleapis_com_stderr_*" in result.stdout
+    assert lines[0].startswith(f"dry run: {SINK} (push-down plan over 6 log tables): ")
     jobs = fake.inserted_jobs()
-    assert len(jobs) == 6 and all(job["configuration"]["dryRun"] is True for job in jobs)
+    assert len(jobs) == 1 and all(job["configuration"]["dryRun"] is True for job in jobs)
+    assert "run_googleapis_com_stderr_*" in jobs[0]["configuration"]["query"]["query"]
     assert not [r for r in fake.requests if "/queries/" in r.path] and not out.exists()
 
 
@@ -242,6 +252,15 @@ def test_maximum_bytes_billed_reaches_every_job(fake: FakeBigQuery) -> None:
     result = cli(fake, "analyze", "--bigquery", SINK, *WINDOW, "--maximum-bytes-billed", "50000000")
     assert result.exit_code == 0, result.output
     jobs = fake.inserted_jobs()
+    assert len(jobs) == 1 and jobs[0]["configuration"]["query"]["maximumBytesBilled"] == "50000000"
+    # Reading every row (a catalog that must see every line) runs a job per log table, each with the limit.
+    full = BigQuerySource(
+        BigQueryQuery(Table.parse(SINK), *WINDOW_TIMES, maximum_bytes_billed=50_000_000),
+        endpoint=fake.url,
+        anonymous=True,
+    )
+    assert len(list(full.entries())) == len(sample_entries())
+    jobs = fake.inserted_jobs()[1:]
     assert len(jobs) == 6 and {job["configuration"]["query"]["maximumBytesBilled"] for job in jobs} == {"50000000"}
 
 

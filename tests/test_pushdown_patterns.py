@@ -25,7 +25,9 @@ from triage.pushdown import EXTENDER_RE, FAILURE_RE, ODD_RE, TRIGGER_RE, literal
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "staging-2025-09-05.jsonl"
 LITERALS = benign_literals(Matcher(load_catalog(())))
 # Characters that trip shapes and case: spaces of every kind, line breaks, case traps, punctuation of traces.
-TRICKY = " \t\n\r\x0b\x0c\x1c\x85\u2028\u00a0\u3000(){}[]:.$~*/-_\\\"'`#0123456789aAzZkKsSiI\u212a\u0130\u0131\u017f\u00e9"
+TRICKY = (
+    " \t\n\r\x0b\x0c\x1c\x85\u2028\u00a0\u3000(){}[]:.$~*/-_\\\"'`#0123456789aAzZkKsSiI\u212a\u0130\u0131\u017f\u00e9"
+)
 
 
 def _lines() -> list[str]:

@@ -210,7 +210,8 @@ def bigquery_dry_run(opts: RunOptions, out: TextIO | None = None) -> int:
     for job in jobs:
         print(f"dry run: {job.label}: {job.bytes_processed:,} bytes ({human_bytes(job.bytes_processed)})", file=stream)
     total = sum(job.bytes_processed for job in jobs)
-    print(f"dry run: {len(jobs)} queries would process {total:,} bytes ({human_bytes(total)})", file=stream)
+    queries = "1 query" if len(jobs) == 1 else f"{len(jobs)} queries"
+    print(f"dry run: {queries} would process {total:,} bytes ({human_bytes(total)})", file=stream)
     return 0
 
 

@@ -202,7 +202,10 @@ class BigQuerySource:
             if not planned:
                 raise SourceError(f"BigQuery: no Cloud Run log table of the window in dataset {self.query.table.path}")
         if self.pushdown is not None:
-            return [pushdown_query(planned, self.query.table.kind, self.pushdown)]
+            label = self.query.table.path
+            if self.query.table.kind == "sink":
+                label += f" (push-down plan over {len(planned)} log tables)"
+            return [pushdown_query(planned, self.query.table.kind, self.pushdown, label)]
         return planned
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -291,5 +294,6 @@ def job_notes(jobs: Sequence[JobSummary]) -> list[str]:
     ]
     total = sum(job.bytes_processed for job in jobs)
     rows = sum(job.rows for job in jobs)
-    notes.append(f"BigQuery: {len(jobs)} queries, {rows:,} rows, {total:,} bytes processed ({human_bytes(total)})")
+    queries = "1 query" if len(jobs) == 1 else f"{len(jobs)} queries"
+    notes.append(f"BigQuery: {queries}, {rows:,} rows, {total:,} bytes processed ({human_bytes(total)})")
     return notes

@@ -229,9 +229,9 @@ def plan_sql(reads: Sequence[str], lay: Layout, params: PlanParams) -> str:
 {_OUTPUT}"""
 
 
-def pushdown_query(reads: Sequence[PlannedQuery], kind: str, params: PlanParams) -> PlannedQuery:
+def pushdown_query(reads: Sequence[PlannedQuery], kind: str, params: PlanParams, label: str) -> PlannedQuery:
     """The one plan query over the window's unordered full-row reads (bigquery_sql: ``ordered=False``) of a
-    Log Analytics view (``kind`` "log_analytics") or of a sink dataset's tables."""
+    Log Analytics view (``kind`` "log_analytics") or of a sink dataset's tables; ``label`` names it in notes."""
     merged: dict[str, tuple[str, str, Any]] = {}
     for read in reads:
         for param in read.params:
@@ -239,5 +239,4 @@ def pushdown_query(reads: Sequence[PlannedQuery], kind: str, params: PlanParams)
     for param in params.sql_params():
         merged[param[0]] = param
     lay = LOG_ANALYTICS if kind == "log_analytics" else SINK
-    label = " + ".join(r.label for r in reads)
     return PlannedQuery(label, plan_sql([r.sql for r in reads], lay, params), tuple(merged.values()))
