@@ -1,4 +1,4 @@
-"""Shared fixtures: a fake Cloud Logging server (REST and gRPC) on 127.0.0.1 and an injectable clock."""
+"""Shared fixtures: fake Cloud Logging (REST and gRPC) and BigQuery servers on 127.0.0.1, an injectable clock."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fake_bigquery import FakeBigQuery
 from tests.fake_logging import FakeLogging
 
 # Every credential lookup stays on 127.0.0.1: no metadata server probe leaves the machine, no token endpoint
@@ -57,6 +58,23 @@ def fake(_fake_server: FakeLogging) -> FakeLogging:
     """The shared fake server, emptied: no entries, no recorded requests, no scripted errors."""
     _fake_server.reset()
     return _fake_server
+
+
+@pytest.fixture(scope="session")
+def _bigquery_server() -> Iterator[FakeBigQuery]:
+    with FakeBigQuery() as server:
+        yield server
+
+
+@pytest.fixture
+def bigquery(_bigquery_server: FakeBigQuery, monkeypatch: pytest.MonkeyPatch, tmp_path) -> FakeBigQuery:
+    """The shared fake BigQuery, emptied; any credential lookup fails here, never reaching a metadata server
+    or gcloud's config."""
+    _bigquery_server.reset()
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.delenv("TRIAGE_BIGQUERY_ENDPOINT", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    return _bigquery_server
 
 
 @pytest.fixture(params=["rest", "grpc"])

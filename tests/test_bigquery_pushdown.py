@@ -4,7 +4,6 @@ the same run as reading every row, with only the candidate rows returned."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,22 +33,9 @@ TABLES = {
 }
 
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[FakeBigQuery]:
-    with FakeBigQuery() as server:
-        yield server
-
-
 @pytest.fixture
-def fake(_server: FakeBigQuery, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeBigQuery:
-    _server.reset()
-    # Any credential lookup must fail here, never reach a metadata server or gcloud's config.
-    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
-    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
-    monkeypatch.setenv("NO_GCE_CHECK", "True")
-    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
-    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
-    return _server
+def fake(bigquery: FakeBigQuery) -> FakeBigQuery:
+    return bigquery  # conftest's; "fake" in these tests is BigQuery, not Cloud Logging
 
 
 def stored(entry: dict[str, Any]) -> dict[str, Any] | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,23 +38,9 @@ def shifted(entries: list[dict[str, Any]], days: int) -> list[dict[str, Any]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[FakeBigQuery]:
-    with FakeBigQuery() as fake:
-        yield fake
-
-
 @pytest.fixture
-def fake(_server: FakeBigQuery, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeBigQuery:
-    _server.reset()
-    # Any credential lookup must fail on this machine, never reach a metadata server or gcloud's config.
-    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
-    monkeypatch.delenv("TRIAGE_BIGQUERY_ENDPOINT", raising=False)
-    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
-    monkeypatch.setenv("NO_GCE_CHECK", "True")
-    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
-    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
-    return _server
+def fake(bigquery: FakeBigQuery) -> FakeBigQuery:
+    return bigquery  # conftest's; "fake" in these tests is BigQuery, not Cloud Logging
 
 
 def load(fake: FakeBigQuery, kind: str, entries: list[dict[str, Any]]) -> str:
