@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from triage.sources.bigquery_sql import PlannedQuery
+from triage.sources.cloud_filter import CONTAINER_LOGS, PLATFORM_LOGS
 
-APP_LOGS = ("run.googleapis.com/stdout", "run.googleapis.com/stderr")
-REQUEST_LOG = "run.googleapis.com/requests"
-SYSTEM_LOG = "run.googleapis.com/varlog/system"
+REQUEST_LOG, SYSTEM_LOG = PLATFORM_LOGS
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class PlanParams:
             ("odd_re", "STRING", self.odd_re),
             ("benign_severities", "STRING[]", list(self.benign_severities)),
             ("gap_us", "INT64", self.gap_us),
-            ("app_logs", "STRING[]", list(APP_LOGS)),
+            ("app_logs", "STRING[]", list(CONTAINER_LOGS)),
             ("request_log", "STRING", REQUEST_LOG),
             ("system_log", "STRING", SYSTEM_LOG),
             *phrases,
