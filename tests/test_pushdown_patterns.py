@@ -48,13 +48,13 @@ def _lines() -> list[str]:
 LINES = _lines()
 
 
+_DUCK = duckdb.connect()
+
+
 def _re2(texts: Iterable[str], pattern: str, lower: bool = False) -> list[bool]:
-    con = duckdb.connect()
-    con.execute("CREATE TABLE t (i INTEGER, s VARCHAR)")
-    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(texts)))
-    expr = "lower(s)" if lower else "s"
-    rows = con.execute(f"SELECT i, regexp_matches({expr}, $p) FROM t ORDER BY i", {"p": pattern}).fetchall()
-    return [bool(hit) for _, hit in rows]
+    text = "lower($t[i])" if lower else "$t[i]"
+    sql = f"SELECT regexp_matches({text}, $p) FROM range(1, len($t) + 1) AS r(i) ORDER BY i"
+    return [bool(hit) for (hit,) in _DUCK.execute(sql, {"t": list(texts), "p": pattern}).fetchall()]
 
 
 def _violations(texts: list[str]) -> list[tuple[str, str]]:
