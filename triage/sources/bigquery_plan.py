@@ -209,7 +209,7 @@ _OUTPUT = f"""SELECT 'agg' AS kind, MIN(ts) AS ts, CAST(NULL AS STRING) AS entry
 UNION ALL
 SELECT 'row', ts, entry, iid{", NULL" * (len(AGG_COLUMNS) - 4)}
   FROM c WHERE cand
-ORDER BY kind, ts, iid"""
+ORDER BY kind, ts, iid, {_GROUP}"""  # a total order: the same rows in the same order every run
 
 
 def plan_sql(reads: Sequence[str], lay: Layout, params: PlanParams) -> str:
