@@ -37,6 +37,7 @@ from triage.engine.prefilter import RawPrefilter
 from triage.events import MAX_GAP_S, _seconds, is_error_like
 from triage.records import (
     APP_LOGS,
+    CANONICAL_TS,
     EXC_KEYS,
     MESSAGE_KEYS,
     SEVERITY_LEVELS,
@@ -56,14 +57,8 @@ MARKERS = (
     "\\u00",
     *(f"\\ud{c}" for c in "89abcdef"),
 )
-# A canonical timestamp (normalize_timestamp's output shape) that names a real instant: months 01-12,
-# each month's last day, February 29 in leap years only, hours 00-23, no second 60, no year 0000. A
-# canonical-looking impossible one must not pass unread: records.from_entry counts it as malformed.
-_MONTH_DAY = r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
-_LEAP_DAY = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29"
-_TS = rf"(?!0000)(?:[0-9]{{4}}-{_MONTH_DAY}|{_LEAP_DAY})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{{6}}Z"
-_CANON_BLOCK = re.compile(f"(?:{_TS}\n)*{_TS}")  # _norm's test (a block passes unchanged, as before)
-_CANON_ONE = re.compile(_TS)
+_CANON_BLOCK = re.compile(f"(?:{CANONICAL_TS}\n)*{CANONICAL_TS}")  # _norm's test (a block passes unchanged, as before)
+_CANON_ONE = re.compile(CANONICAL_TS)
 
 
 class _RL(msgspec.Struct, gc=False):
