@@ -34,7 +34,7 @@ import msgspec
 
 from triage.analysis.history import HistoryPart, RevisionCounts, service_of_revision, system_counter
 from triage.engine.prefilter import RawPrefilter
-from triage.events import MAX_GAP_S, _seconds, is_error_like
+from triage.events import MAX_GAP_S, _seconds, failure_words
 from triage.records import (
     APP_LOGS,
     CANONICAL_TS,
@@ -126,20 +126,8 @@ class ChunkResult:
 _STATE: dict[str, Any] = {}
 
 
-class _Probe:
-    """What ``events.is_error_like`` reads of an event, for a light line (which holds no traceback)."""
-
-    __slots__ = ("log", "message")
-    level = 0
-    is_traceback = False
-
-    def __init__(self, log: str, message: str) -> None:
-        self.log = log
-        self.message = message
-
-
 def init_worker(literals: tuple[str, ...]) -> None:
-    _STATE["error_like"] = is_error_like
+    _STATE["error_like"] = failure_words
     _STATE["pf"] = RawPrefilter((*literals, *MARKERS))
     _STATE["dec"] = msgspec.json.Decoder(_Light)
     gc.disable()  # the chunk's objects are short-lived; the cyclic collector only costs time here
@@ -363,7 +351,8 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             info = classes[ck] = _class_info(*ck)
         kind, unlevelled, log_project = info
         # Job lines take the full path: History learns from them that the name is a job (they are few).
-        if not kind or e.protoPayload is not None or e.resource.type == "cloud_run_job":
+        res = e.resource
+        if not kind or e.protoPayload is not None or res.type == "cloud_run_job":
             full.append((line_no, line_no - blanks, raw))
             continue
         text = e.textPayload
@@ -371,8 +360,8 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
         if kind == "system" and (text is None or http is not None):
             full.append((line_no, line_no - blanks, raw))  # its message is not its text
             continue
+        jp = e.jsonPayload
         if text is None:
-            jp = e.jsonPayload
             if jp is not None:
                 if http is not None or not _has_message(jp):
                     full.append((line_no, line_no - blanks, raw))
@@ -381,10 +370,10 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
                 full.append((line_no, line_no - blanks, raw))  # maybe not a LogEntry: the full path decides
                 continue
         # An unlevelled line can be error-like by its words (events.is_error_like): the full path.
-        if unlevelled and (text is None or error_like(_Probe(kind, text))):
+        if unlevelled and (text is None or error_like(text)):
             full.append((line_no, line_no - blanks, raw))
             continue
-        rl = e.resource.labels
+        rl = res.labels
         labels = e.labels
         key = (
             rl.service_name or rl.job_name,
@@ -404,7 +393,8 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             if http is not None:
                 full.append((line_no, line_no - blanks, raw))  # an app line with a request: rare, exact there
                 continue
-            message = _message(e) or ""  # no payload at all: an empty message, as from_entry gives
+            # _message, knowing what the checks above found: a JSON payload here has a message key
+            message = text if text is not None else "" if jp is None else _json_text(jp)
             shape = shapes.get(message)  # _shape_of, inline: one call less per app line
             if shape is None:
                 if len(shapes) >= _SHAPES_MAX:

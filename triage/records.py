@@ -294,8 +294,14 @@ def from_entry(entry: Any) -> Record:
     """Normalise one LogEntry mapping (REST/JSON shape, camelCase keys)."""
     if type(entry) is not dict and not isinstance(entry, Mapping):
         raise NotAnEntry(f"expected a JSON object, got {type(entry).__name__}")
-    payload_keys = ("textPayload", "jsonPayload", "protoPayload", "httpRequest")
-    if not any(k in entry for k in payload_keys) and "logName" not in entry and "timestamp" not in entry:
+    if (  # no payload key, logName or timestamp (tested one by one: a generator here costs per entry)
+        "textPayload" not in entry
+        and "jsonPayload" not in entry
+        and "protoPayload" not in entry
+        and "httpRequest" not in entry
+        and "logName" not in entry
+        and "timestamp" not in entry
+    ):
         app = _app_line(entry)
         if app is None:
             raise NotAnEntry("no LogEntry fields (timestamp, logName or a payload)")
