@@ -318,4 +318,15 @@ def failure_words(message: str) -> bool:
     """Whether an unlevelled stdout/stderr line is error-like by its words (is_error_like's last test;
     triage.fastscan asks it of the light lines, which hold no traceback)."""
     head = message[:300]
+    if head.isascii():  # ASCII text matches the words case-insensitively only as ASCII: a cheap reject first
+        low = head.lower()  # each word holds one of these (tested one by one: a generator costs more)
+        if not (
+            "error" in low
+            or "fail" in low
+            or "exception" in low
+            or "fatal" in low
+            or "critical" in low
+            or "panic" in low
+        ):
+            return False
     return _FAILURE_WORDS.search(head) is not None and _LOW_LEVEL.match(head) is None

@@ -192,6 +192,22 @@ _SPECIAL_WORDS = frozenset(
 )
 
 
+# EXC_RE's answer for a line by the part up to its first colon (see _exception_head), bounded.
+_EXC_HEADS: dict[str, bool] = {}
+
+
+def _exception_head(prefix: str) -> bool:
+    """EXC_RE.match of a line whose first colon ends ``prefix`` (and comes before its first space), from
+    ``prefix`` alone: the exception type holds no colon, so it can only end at that colon, and after
+    ``:`` the pattern takes anything to the end of a line. Few distinct prefixes ("INFO:", a logger's)."""
+    hit = _EXC_HEADS.get(prefix)
+    if hit is None:
+        if len(_EXC_HEADS) >= _SHAPES_MAX:
+            _EXC_HEADS.clear()
+        hit = _EXC_HEADS[prefix] = EXC_RE.match(prefix) is not None
+    return hit
+
+
 def _shape(text: str) -> int:
     """What reassembly may do with a line of this text (events._Open.take, whatever the event's state):
     TRIGGER: it may continue the line before it (blank, indented, a chain marker, a traceback head, `Caused
@@ -216,7 +232,8 @@ def _shape(text: str) -> int:
         ):
             # Not one token, so not a Go function line: an exception line ("KeyError: 'x'", but also
             # "INFO: ready") or nothing.
-            return EXTENDER if ":" in word and EXC_RE.match(head.rstrip()) else 0
+            colon = word.find(":")
+            return EXTENDER if colon >= 0 and _exception_head(word[: colon + 1]) else 0
     if not text.strip() or may_continue(text) or TRACEBACK_HEAD in text:
         return TRIGGER
     first = text.strip().splitlines()[0]
