@@ -286,10 +286,11 @@ def _near(prev: Any, it: Any) -> bool:
 _MERGE_KEY = operator.itemgetter(0, 1, 2)  # (time, insertId, message): the pipeline's merge order
 
 
-def _joined_lines(data: bytes, lo: int, hi: int, light: dict, full: list) -> list[tuple]:
+def _joined_lines(data: bytes, lo: int, hi: int, light: dict, extenders: set, full: list) -> list[tuple]:
     """The light app-log lines reassembly may join with another line: the line just before a TRIGGER line
     (or a full EXTENDER line) of its instance within MAX_GAP_S, and EXTENDER lines right after a trigger or
-    a joined extender.
+    a joined extender. ``extenders``: the instances with a light EXTENDER line (light lines are never
+    TRIGGER lines: those take the full path).
     Lines are ordered per instance as the pipeline merges them (time, insertId, message); the full-path
     lines and the context on both sides of the chunk (a neighbour across the edge) take part as known."""
     decode = _STATE["dec"].decode
@@ -303,32 +304,43 @@ def _joined_lines(data: bytes, lo: int, hi: int, light: dict, full: list) -> lis
             known.setdefault(item[0], []).append(item[1])
     out: list[tuple] = []
     for key3, items in light.items():
-        if not any(it[3] for it in items) and not any(it[3] == TRIGGER for it in known.get(key3, ())):
-            continue  # nothing here can join: every line stays a standalone event
+        shapes = {it[3] for it in known.get(key3, ())}
+        # Nothing here can join (every line stays a standalone event) without a trigger, or without a known
+        # line of a shape: a light line is taken only next to a trigger or before a known extender.
+        if (key3 not in extenders and TRIGGER not in shapes) or not (shapes - {0}):
+            continue
         seq = sorted([*items, *known.get(key3, ())], key=_MERGE_KEY)
-        prev, prev_joins = None, False
-        for it in seq:
-            joins = it[3] == TRIGGER
-            pull = joins and prev is not None and prev[4] is not None
-            extend = not pull and it[3] == EXTENDER and prev_joins
-            if (pull or extend) and _near(prev, it):
-                if pull:
-                    out.append(prev[4])  # type: ignore[index]  # the line this one may continue
-                    prev[4] = None  # type: ignore[index]
-                else:
-                    joins = True  # an exception line after frames, a Go function after the panic
-                    if it[4] is not None:
-                        out.append(it[4])
-                        it[4] = None
-            prev, prev_joins = it, joins
-        # A full exception line may join an open trace unless the line before it ends that trace first:
-        # that line goes too (backwards, so a run of such lines is followed to its start).
-        for i in range(len(seq) - 1, 0, -1):
-            it, prev = seq[i], seq[i - 1]
-            if it[3] == EXTENDER and it[4] is None and prev[4] is not None and _near(prev, it):
-                out.append(prev[4])
-                prev[4] = None
+        _join(seq, [i for i, it in enumerate(seq) if it[3]], out)
     return out
+
+
+def _join(seq: list, marked: list[int], out: list) -> None:
+    """One instance's pass over its lines in merge order (``marked``: the positions of lines with a shape,
+    ascending; a line without one neither joins nor lets a run of extenders go on)."""
+    for i in marked:
+        it = seq[i]
+        if it[3] != TRIGGER:
+            continue
+        if i and seq[i - 1][4] is not None and _near(seq[i - 1], it):
+            prev = seq[i - 1]
+            out.append(prev[4])  # the line this one may continue
+            prev[4] = None
+        # Extenders right after it continue it while each is near the one before: an exception line after
+        # frames, a Go function after the panic.
+        j = i + 1
+        while j < len(seq) and seq[j][3] == EXTENDER and _near(seq[j - 1], seq[j]):
+            if seq[j][4] is not None:
+                out.append(seq[j][4])
+                seq[j][4] = None
+            j += 1
+    # A full exception line may join an open trace unless the line before it ends that trace first: that
+    # line goes too (backwards, so a run of such lines is followed to its start).
+    for i in reversed(marked):
+        it = seq[i]
+        if i and it[3] == EXTENDER and it[4] is None and seq[i - 1][4] is not None and _near(seq[i - 1], it):
+            prev = seq[i - 1]
+            out.append(prev[4])
+            prev[4] = None
 
 
 def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> ChunkResult:
@@ -346,6 +358,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
     blanks = 0  # blank lines so far: entry number = line number - blanks
     # light app-log lines per instance ([time, insertId, message, shape, line]): see _joined_lines
     light: dict[tuple[str, str, str], list[list]] = {}
+    extenders: set[tuple[str, str, str]] = set()  # instances with a light EXTENDER line
     line_no = 0
     pos = lo
     for line_no, raw in enumerate(data[lo:hi].split(b"\n"), 1):
@@ -434,7 +447,10 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
                 g.append(ts)
             if app:
                 line = (ts, key, (line_no, line_no - blanks, raw))
-                light.setdefault(key[:3], []).append([ts, e.insertId, message, shape, line])
+                key3 = key[:3]
+                light.setdefault(key3, []).append([ts, e.insertId, message, shape, line])
+                if shape:
+                    extenders.add(key3)
         else:
             status = http.status
             if type(status) is not int:
@@ -451,7 +467,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             g.append((ts, e.insertId, text, http, status))
     entry_no = line_no - blanks
     if light:
-        for stamp, key, line in _joined_lines(data, lo, hi, light, full):
+        for stamp, key, line in _joined_lines(data, lo, hi, light, extenders, full):
             groups[key].remove(stamp)  # counted as light: counted by the full path instead
             full.append(line)
     if data[hi - 1 : hi] == b"\n":
