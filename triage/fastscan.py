@@ -106,8 +106,9 @@ class _Light(msgspec.Struct, gc=False):
     receiveTimestamp: str | None = None
     severity: str | int | None = None
     insertId: str = ""
-    resource: _Res = msgspec.field(default_factory=_Res)
-    labels: _Labels = msgspec.field(default_factory=_Labels)
+    # Raw: a run has few distinct resources and label sets, decoded once each (see _place)
+    resource: msgspec.Raw = msgspec.Raw(b"")
+    labels: msgspec.Raw = msgspec.Raw(b"")
     textPayload: str | None = None
     jsonPayload: _Json | None = None
     protoPayload: Any = None
@@ -266,11 +267,47 @@ def _shape_of(text: str) -> int:
     return shape
 
 
+_RES_DEC = msgspec.json.Decoder(_Res)
+_LABELS_DEC = msgspec.json.Decoder(_Labels)
+# (service, revision, instance, project, location) and resource type by (raw resource, raw labels, the
+# logName's project); () for a resource or labels of the wrong shape. Bounded like _SHAPES.
+_PLACES: dict[tuple[bytes, bytes, str], tuple] = {}
+
+
+def _place(e: _Light, log_project: str) -> tuple:
+    """(key, resource type) of a decoded line, or () when its resource or labels do not decode as _Res and
+    _Labels (a line the light decoder cannot read with the expected types: the full path decides)."""
+    k = (bytes(e.resource), bytes(e.labels), log_project)
+    got = _PLACES.get(k)
+    if got is None:
+        try:
+            res = _RES_DEC.decode(k[0]) if k[0] else _Res()
+            labels = _LABELS_DEC.decode(k[1]) if k[1] else _Labels()
+        except msgspec.DecodeError:
+            got = ()
+        else:
+            rl = res.labels
+            key = (
+                rl.service_name or rl.job_name,
+                rl.revision_name or labels.execution,
+                labels.instanceId,
+                rl.project_id or log_project,
+                rl.location,
+            )
+            got = (key, res.type)
+        if len(_PLACES) >= _SHAPES_MAX:
+            _PLACES.clear()
+        _PLACES[k] = got
+    return got
+
+
 def _app_item(e: _Light, light: dict) -> tuple[tuple[str, str, str], tuple] | None:
     """(instance key, (time, insertId, message, shape, None)) of a decoded app-log line of an instance in
     ``light``, for the pass; None for any other line (its message and shape are then not worked out)."""
-    rl, labels = e.resource.labels, e.labels
-    key3 = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
+    place = _place(e, "")
+    if not place:
+        return None  # a resource or labels of the wrong shape: not a line the scan made light
+    key3 = place[0][:3]
     if key3 not in light or log_kind(e.logName)[0] not in APP_LOGS:
         return None
     text = _message(e)
@@ -348,6 +385,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
     classes: dict[tuple[str, Any], tuple[str, bool, str]] = _STATE.setdefault("classes", {})
     error_like = _STATE["error_like"]
     shapes = _SHAPES
+    places = _PLACES
     full: list[tuple[int, int, bytes]] = []  # lines as read: stripped at the end
     # light lines without httpRequest: timestamps per (service, revision, instance, project, location)
     groups: dict[tuple[str, str, str, str, str], list[str]] = {}
@@ -381,8 +419,13 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             info = classes[ck] = _class_info(*ck)
         kind, unlevelled, log_project = info
         # Job lines take the full path: History learns from them that the name is a job (they are few).
-        res = e.resource
-        if not kind or e.protoPayload is not None or res.type == "cloud_run_job":
+        if not kind or e.protoPayload is not None:
+            full.append((line_no, line_no - blanks, raw))
+            continue
+        place = places.get((bytes(e.resource), bytes(e.labels), log_project))  # _place, inline
+        if place is None:
+            place = _place(e, log_project)
+        if not place or place[1] == "cloud_run_job":  # wrong-shaped (the full path decides), or a job
             full.append((line_no, line_no - blanks, raw))
             continue
         text = e.textPayload
@@ -403,15 +446,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
         if unlevelled and (text is None or error_like(text)):
             full.append((line_no, line_no - blanks, raw))
             continue
-        rl = res.labels
-        labels = e.labels
-        key = (
-            rl.service_name or rl.job_name,
-            rl.revision_name or labels.execution,
-            labels.instanceId,
-            rl.project_id or log_project,
-            rl.location,
-        )
+        key = place[0]
         ts = e.timestamp or e.receiveTimestamp or ""
         if ts and not _CANON_ONE.fullmatch(ts):
             ts = normalize_timestamp(ts)  # normalised once here: every later use takes this form
