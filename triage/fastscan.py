@@ -269,13 +269,14 @@ def _shape_of(text: str) -> int:
 
 _RES_DEC = msgspec.json.Decoder(_Res)
 _LABELS_DEC = msgspec.json.Decoder(_Labels)
-# (service, revision, instance, project, location) and resource type by (raw resource, raw labels, the
-# logName's project); () for a resource or labels of the wrong shape. Bounded like _SHAPES.
+# ((service, revision, instance, project, location), resource type, the instance's part of that key) by (raw
+# resource, raw labels, the logName's project); () for a resource or labels of the wrong shape. Bounded like
+# _SHAPES.
 _PLACES: dict[tuple[bytes, bytes, str], tuple] = {}
 
 
 def _place(e: _Light, log_project: str) -> tuple:
-    """(key, resource type) of a decoded line, or () when its resource or labels do not decode as _Res and
+    """(key, resource type, instance key) of a decoded line, or () when its resource or labels do not decode as _Res and
     _Labels (a line the light decoder cannot read with the expected types: the full path decides)."""
     k = (bytes(e.resource), bytes(e.labels), log_project)
     got = _PLACES.get(k)
@@ -294,7 +295,7 @@ def _place(e: _Light, log_project: str) -> tuple:
                 rl.project_id or log_project,
                 rl.location,
             )
-            got = (key, res.type)
+            got = (key, res.type, key[:3])
         if len(_PLACES) >= _SHAPES_MAX:
             _PLACES.clear()
         _PLACES[k] = got
@@ -307,7 +308,7 @@ def _app_item(e: _Light, light: dict) -> tuple[tuple[str, str, str], tuple] | No
     place = _place(e, "")
     if not place:
         return None  # a resource or labels of the wrong shape: not a line the scan made light
-    key3 = place[0][:3]
+    key3 = place[2]
     if key3 not in light or log_kind(e.logName)[0] not in APP_LOGS:
         return None
     text = _message(e)
@@ -469,7 +470,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
                 # A trace's frames, a hint or property line: reassembly joins it to the line before it of
                 # the same instance, so that one (if light) goes to the full path too (see _joined_lines).
                 full.append((line_no, line_no - blanks, raw))
-                light.setdefault(key[:3], [])
+                light.setdefault(place[2], [])
                 continue
         if kind == "system":
             g = system.setdefault((key, system_counter(text)), [])
@@ -482,7 +483,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
                 g.append(ts)
             if app:
                 line = (ts, key, (line_no, line_no - blanks, raw))
-                key3 = key[:3]
+                key3 = place[2]
                 light.setdefault(key3, []).append([ts, e.insertId, message, shape, line])
                 if shape:
                     extenders.add(key3)
