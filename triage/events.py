@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 import regex as re
 
@@ -169,13 +170,32 @@ def parse_traceback(text: str) -> tuple[tuple[Frame, ...], tuple[tuple[str, str]
     return tuple(frames), tuple(excs)
 
 
+# Per-message results of the parses below, which depend on the text alone: a run repeats the same lines
+# (a trace's frames, a crash loop's traceback) thousands of times. Bounded in entries and in text length.
+_CACHE_MAX = 1 << 14
+_CACHE_TEXT = 4096
+_PARSED: dict[str, tuple[tuple[Frame, ...], tuple[tuple[str, str], ...]]] = {}
+_OPENED: dict[str, tuple[str, bool, bool]] = {}
+
+
+def _remember(cache: dict, text: str, value: Any) -> None:
+    if len(text) <= _CACHE_TEXT:
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[text] = value
+
+
 def make_event(records: tuple[Record, ...]) -> Event:
     message = records[0].message if len(records) == 1 else "\n".join(r.message for r in records)
-    frames, excs = parse_traceback(message)
-    if not frames and not excs and "\n" in message:
-        found, excs = parse_frames(message)
-        frames = tuple(Frame(*f) for f in found)
-    return Event(records, message, frames, tuple(excs))
+    parsed = _PARSED.get(message)
+    if parsed is None:
+        frames, excs = parse_traceback(message)
+        if not frames and not excs and "\n" in message:
+            found, excs = parse_frames(message)
+            frames = tuple(Frame(*f) for f in found)
+        parsed = (frames, tuple(excs))
+        _remember(_PARSED, message, parsed)
+    return Event(records, message, *parsed)
 
 
 def _seconds(ts: str) -> float:
@@ -192,12 +212,11 @@ class _Open:
         text = record.message
         self.records = [record]
         self.last_ts = _seconds(record.timestamp)
-        self.kind = _kind(text)
-        # A Python traceback whose final exception line was seen: only a chain marker (or an indented
-        # hint line such as libpq's) continues it.
-        tail = text[text.rfind(TRACEBACK_HEAD) :] if TRACEBACK_HEAD in text else text
-        self.ended = self.kind == "python" and _ends(tail)
-        self.framed = any(is_frame_line(line) for line in text.splitlines())
+        opened = _OPENED.get(text)
+        if opened is None:
+            opened = _opened(text)
+            _remember(_OPENED, text, opened)
+        self.kind, self.ended, self.framed = opened
 
     def take(self, record: Record) -> bool:
         """Append the record if it continues this event."""
@@ -218,6 +237,16 @@ class _Open:
             return False
         self.records.append(record)
         return True
+
+
+def _opened(text: str) -> tuple[str, bool, bool]:
+    """(kind, ended, framed) of an event that starts with a line of this text."""
+    kind = _kind(text)
+    # A Python traceback whose final exception line was seen: only a chain marker (or an indented hint
+    # line such as libpq's) continues it.
+    tail = text[text.rfind(TRACEBACK_HEAD) :] if TRACEBACK_HEAD in text else text
+    ended = kind == "python" and _ends(tail)
+    return kind, ended, any(is_frame_line(line) for line in text.splitlines())
 
 
 def _kind(text: str) -> str:
@@ -282,5 +311,22 @@ def is_error_like(event: Event) -> bool:
         return True
     if event.level or event.log not in ("stdout", "stderr"):
         return False
-    head = event.message[:300]
+    return failure_words(event.message)
+
+
+def failure_words(message: str) -> bool:
+    """Whether an unlevelled stdout/stderr line is error-like by its words (is_error_like's last test;
+    triage.fastscan asks it of the light lines, which hold no traceback)."""
+    head = message[:300]
+    if head.isascii():  # ASCII text matches the words case-insensitively only as ASCII: a cheap reject first
+        low = head.lower()  # each word holds one of these (tested one by one: a generator costs more)
+        if not (
+            "error" in low
+            or "fail" in low
+            or "exception" in low
+            or "fatal" in low
+            or "critical" in low
+            or "panic" in low
+        ):
+            return False
     return _FAILURE_WORDS.search(head) is not None and _LOW_LEVEL.match(head) is None

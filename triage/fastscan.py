@@ -27,7 +27,6 @@ import gc
 import itertools
 import operator
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +34,10 @@ import msgspec
 
 from triage.analysis.history import HistoryPart, RevisionCounts, service_of_revision, system_counter
 from triage.engine.prefilter import RawPrefilter
-from triage.events import MAX_GAP_S, _seconds, is_error_like
+from triage.events import MAX_GAP_S, _seconds, failure_words
 from triage.records import (
     APP_LOGS,
+    CANONICAL_TS,
     EXC_KEYS,
     MESSAGE_KEYS,
     SEVERITY_LEVELS,
@@ -57,17 +57,11 @@ MARKERS = (
     "\\u00",
     *(f"\\ud{c}" for c in "89abcdef"),
 )
-# A canonical timestamp (normalize_timestamp's output shape) that names a real instant: months 01-12,
-# each month's last day, February 29 in leap years only, hours 00-23, no second 60, no year 0000. A
-# canonical-looking impossible one must not pass unread: records.from_entry counts it as malformed.
-_MONTH_DAY = r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
-_LEAP_DAY = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29"
-_TS = rf"(?!0000)(?:[0-9]{{4}}-{_MONTH_DAY}|{_LEAP_DAY})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{{6}}Z"
-_CANON_BLOCK = re.compile(f"(?:{_TS}\n)*{_TS}")
-_CANON_ONE = re.compile(_TS)
+_CANON_BLOCK = re.compile(f"(?:{CANONICAL_TS}\n)*{CANONICAL_TS}")  # _norm's test (a block passes unchanged, as before)
+_CANON_ONE = re.compile(CANONICAL_TS)
 
 
-class _RL(msgspec.Struct):
+class _RL(msgspec.Struct, gc=False):
     service_name: str = ""
     revision_name: str = ""
     job_name: str = ""
@@ -75,23 +69,23 @@ class _RL(msgspec.Struct):
     location: str = ""
 
 
-class _Res(msgspec.Struct):
+class _Res(msgspec.Struct, gc=False):
     type: str = ""
     labels: _RL = msgspec.field(default_factory=_RL)
 
 
-class _Labels(msgspec.Struct):
+class _Labels(msgspec.Struct, gc=False):
     instanceId: str = ""
     execution: str = msgspec.field(default="", name="run.googleapis.com/execution_name")
 
 
-class _Http(msgspec.Struct):
+class _Http(msgspec.Struct, gc=False):
     status: int | str | None = None
     requestUrl: str = ""
     requestMethod: str = ""
 
 
-class _Json(msgspec.Struct):
+class _Json(msgspec.Struct, gc=False):
     message: Any = None
     msg: Any = None
     textPayload: Any = None
@@ -106,14 +100,15 @@ class _Json(msgspec.Struct):
     err: Any = None
 
 
-class _Light(msgspec.Struct):
+class _Light(msgspec.Struct, gc=False):
     logName: str = ""
     timestamp: str | None = None
     receiveTimestamp: str | None = None
     severity: str | int | None = None
     insertId: str = ""
-    resource: _Res = msgspec.field(default_factory=_Res)
-    labels: _Labels = msgspec.field(default_factory=_Labels)
+    # Raw: a run has few distinct resources and label sets, decoded once each (see _place)
+    resource: msgspec.Raw = msgspec.Raw(b"")
+    labels: msgspec.Raw = msgspec.Raw(b"")
     textPayload: str | None = None
     jsonPayload: _Json | None = None
     protoPayload: Any = None
@@ -132,20 +127,8 @@ class ChunkResult:
 _STATE: dict[str, Any] = {}
 
 
-class _Probe:
-    """What ``events.is_error_like`` reads of an event, for a light line (which holds no traceback)."""
-
-    __slots__ = ("log", "message")
-    level = 0
-    is_traceback = False
-
-    def __init__(self, log: str, message: str) -> None:
-        self.log = log
-        self.message = message
-
-
 def init_worker(literals: tuple[str, ...]) -> None:
-    _STATE["error_like"] = is_error_like
+    _STATE["error_like"] = failure_words
     _STATE["pf"] = RawPrefilter((*literals, *MARKERS))
     _STATE["dec"] = msgspec.json.Decoder(_Light)
     gc.disable()  # the chunk's objects are short-lived; the cyclic collector only costs time here
@@ -185,13 +168,6 @@ def _has_message(jp: _Json) -> bool:
     return any(isinstance(v, str) and v for v in (jp.msg, jp.textPayload, jp.event, jp.log))
 
 
-def _timestamps(ts: list[str]) -> list[str]:
-    """Normalised timestamps; Cloud Logging's own shape passes unchanged (checked in one regex call)."""
-    if _CANON_BLOCK.fullmatch("\n".join(ts)):
-        return ts
-    return [normalize_timestamp(t) if t else "" for t in ts]
-
-
 def _norm(ts: str) -> str:
     return ts if not ts or _CANON_BLOCK.fullmatch(ts) else normalize_timestamp(ts)
 
@@ -215,6 +191,22 @@ def _json_text(jp: _Json) -> str:
 _SPECIAL_WORDS = frozenset(
     {"Caused", "Suppressed", "goroutine", "[signal", "created", "exit", "panic:", "fatal", "The", "During"}
 )
+
+
+# EXC_RE's answer for a line by the part up to its first colon (see _exception_head), bounded.
+_EXC_HEADS: dict[str, bool] = {}
+
+
+def _exception_head(prefix: str) -> bool:
+    """EXC_RE.match of a line whose first colon ends ``prefix`` (and comes before its first space), from
+    ``prefix`` alone: the exception type holds no colon, so it can only end at that colon, and after
+    ``:`` the pattern takes anything to the end of a line. Few distinct prefixes ("INFO:", a logger's)."""
+    hit = _EXC_HEADS.get(prefix)
+    if hit is None:
+        if len(_EXC_HEADS) >= _SHAPES_MAX:
+            _EXC_HEADS.clear()
+        hit = _EXC_HEADS[prefix] = EXC_RE.match(prefix) is not None
+    return hit
 
 
 def _shape(text: str) -> int:
@@ -241,7 +233,8 @@ def _shape(text: str) -> int:
         ):
             # Not one token, so not a Go function line: an exception line ("KeyError: 'x'", but also
             # "INFO: ready") or nothing.
-            return EXTENDER if ":" in word and EXC_RE.match(head.rstrip()) else 0
+            colon = word.find(":")
+            return EXTENDER if colon >= 0 and _exception_head(word[: colon + 1]) else 0
     if not text.strip() or may_continue(text) or TRACEBACK_HEAD in text:
         return TRIGGER
     first = text.strip().splitlines()[0]
@@ -260,79 +253,151 @@ def _message(e: _Light) -> str | None:
     return None
 
 
-def _app_item(e: _Light) -> tuple[tuple[str, str, str], tuple] | None:
-    """(instance key, (time, insertId, message, shape, None)) of a decoded app-log line, for the pass."""
-    if log_kind(e.logName)[0] not in APP_LOGS:
+# _shape by text: many messages repeat (probe lines, access lines, templates), and the cache is bounded.
+_SHAPES: dict[str, int] = {}
+_SHAPES_MAX = 1 << 16
+
+
+def _shape_of(text: str) -> int:
+    shape = _SHAPES.get(text)
+    if shape is None:
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()
+        shape = _SHAPES[text] = _shape(text)
+    return shape
+
+
+_RES_DEC = msgspec.json.Decoder(_Res)
+_LABELS_DEC = msgspec.json.Decoder(_Labels)
+# ((service, revision, instance, project, location), resource type, the instance's part of that key) by (raw
+# resource, raw labels, the logName's project); () for a resource or labels of the wrong shape. Bounded like
+# _SHAPES.
+_PLACES: dict[tuple[bytes, bytes, str], tuple] = {}
+
+
+def _place(e: _Light, log_project: str) -> tuple:
+    """(key, resource type, instance key) of a decoded line, or () when its resource or labels do not decode as _Res and
+    _Labels (a line the light decoder cannot read with the expected types: the full path decides)."""
+    k = (bytes(e.resource), bytes(e.labels), log_project)
+    got = _PLACES.get(k)
+    if got is None:
+        try:
+            res = _RES_DEC.decode(k[0]) if k[0] else _Res()
+            labels = _LABELS_DEC.decode(k[1]) if k[1] else _Labels()
+        except msgspec.DecodeError:
+            got = ()
+        else:
+            rl = res.labels
+            key = (
+                rl.service_name or rl.job_name,
+                rl.revision_name or labels.execution,
+                labels.instanceId,
+                rl.project_id or log_project,
+                rl.location,
+            )
+            got = (key, res.type, key[:3])
+        if len(_PLACES) >= _SHAPES_MAX:
+            _PLACES.clear()
+        _PLACES[k] = got
+    return got
+
+
+def _app_item(e: _Light, light: dict) -> tuple[tuple[str, str, str], tuple] | None:
+    """(instance key, (time, insertId, message, shape, None)) of a decoded app-log line of an instance in
+    ``light``, for the pass; None for any other line (its message and shape are then not worked out)."""
+    place = _place(e, "")
+    if not place:
+        return None  # a resource or labels of the wrong shape: not a line the scan made light
+    key3 = place[2]
+    if key3 not in light or log_kind(e.logName)[0] not in APP_LOGS:
         return None
     text = _message(e)
     if text is None:
         return None
-    rl, labels = e.resource.labels, e.labels
-    key3 = (rl.service_name or rl.job_name, rl.revision_name or labels.execution, labels.instanceId)
-    return key3, (_norm(e.timestamp or e.receiveTimestamp or ""), e.insertId, text, _shape(text), None)
+    return key3, (_norm(e.timestamp or e.receiveTimestamp or ""), e.insertId, text, _shape_of(text), None)
 
 
 def _near(prev: Any, it: Any) -> bool:
     return _seconds(it[0]) - _seconds(prev[0]) <= MAX_GAP_S + 0.001
 
 
-def _joined_lines(data: bytes, lo: int, hi: int, light: dict, full: list) -> list[tuple]:
+_MERGE_KEY = operator.itemgetter(0, 1, 2)  # (time, insertId, message): the pipeline's merge order
+
+
+def _joined_lines(data: bytes, lo: int, hi: int, light: dict, extenders: set, full: list) -> list[tuple]:
     """The light app-log lines reassembly may join with another line: the line just before a TRIGGER line
     (or a full EXTENDER line) of its instance within MAX_GAP_S, and EXTENDER lines right after a trigger or
-    a joined extender.
+    a joined extender. ``extenders``: the instances with a light EXTENDER line (light lines are never
+    TRIGGER lines: those take the full path).
     Lines are ordered per instance as the pipeline merges them (time, insertId, message); the full-path
     lines and the context on both sides of the chunk (a neighbour across the edge) take part as known."""
     decode = _STATE["dec"].decode
     known: dict[tuple[str, str, str], list[tuple]] = {}
     for raw in itertools.chain((line for _, _, line in full), data[:lo].split(b"\n"), data[hi:].split(b"\n")):
         try:
-            item = _app_item(decode(raw))
+            item = _app_item(decode(raw), light)
         except msgspec.DecodeError:
             continue
-        if item is not None and item[0] in light:
+        if item is not None:
             known.setdefault(item[0], []).append(item[1])
     out: list[tuple] = []
     for key3, items in light.items():
-        if not any(it[3] for it in items) and not any(it[3] == TRIGGER for it in known.get(key3, ())):
-            continue  # nothing here can join: every line stays a standalone event
-        seq = sorted([*items, *known.get(key3, ())], key=lambda it: (it[0], it[1], it[2]))
-        prev, prev_joins = None, False
-        for it in seq:
-            joins = it[3] == TRIGGER
-            pull = joins and prev is not None and prev[4] is not None
-            extend = not pull and it[3] == EXTENDER and prev_joins
-            if (pull or extend) and _near(prev, it):
-                if pull:
-                    out.append(prev[4])  # type: ignore[index]  # the line this one may continue
-                    prev[4] = None  # type: ignore[index]
-                else:
-                    joins = True  # an exception line after frames, a Go function after the panic
-                    if it[4] is not None:
-                        out.append(it[4])
-                        it[4] = None
-            prev, prev_joins = it, joins
-        # A full exception line may join an open trace unless the line before it ends that trace first:
-        # that line goes too (backwards, so a run of such lines is followed to its start).
-        for i in range(len(seq) - 1, 0, -1):
-            it, prev = seq[i], seq[i - 1]
-            if it[3] == EXTENDER and it[4] is None and prev[4] is not None and _near(prev, it):
-                out.append(prev[4])
-                prev[4] = None
+        shapes = {it[3] for it in known.get(key3, ())}
+        # Nothing here can join (every line stays a standalone event) without a trigger, or without a known
+        # line of a shape: a light line is taken only next to a trigger or before a known extender.
+        if (key3 not in extenders and TRIGGER not in shapes) or not (shapes - {0}):
+            continue
+        seq = sorted([*items, *known.get(key3, ())], key=_MERGE_KEY)
+        _join(seq, [i for i, it in enumerate(seq) if it[3]], out)
     return out
+
+
+def _join(seq: list, marked: list[int], out: list) -> None:
+    """One instance's pass over its lines in merge order (``marked``: the positions of lines with a shape,
+    ascending; a line without one neither joins nor lets a run of extenders go on)."""
+    for i in marked:
+        it = seq[i]
+        if it[3] != TRIGGER:
+            continue
+        if i and seq[i - 1][4] is not None and _near(seq[i - 1], it):
+            prev = seq[i - 1]
+            out.append(prev[4])  # the line this one may continue
+            prev[4] = None
+        # Extenders right after it continue it while each is near the one before: an exception line after
+        # frames, a Go function after the panic.
+        j = i + 1
+        while j < len(seq) and seq[j][3] == EXTENDER and _near(seq[j - 1], seq[j]):
+            if seq[j][4] is not None:
+                out.append(seq[j][4])
+                seq[j][4] = None
+            j += 1
+    # A full exception line may join an open trace unless the line before it ends that trace first: that
+    # line goes too (backwards, so a run of such lines is followed to its start).
+    for i in reversed(marked):
+        it = seq[i]
+        if i and it[3] == EXTENDER and it[4] is None and seq[i - 1][4] is not None and _near(seq[i - 1], it):
+            prev = seq[i - 1]
+            out.append(prev[4])
+            prev[4] = None
 
 
 def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> ChunkResult:
     decode = _STATE["dec"].decode
     classes: dict[tuple[str, Any], tuple[str, bool, str]] = _STATE.setdefault("classes", {})
     error_like = _STATE["error_like"]
+    shapes = _SHAPES
+    places = _PLACES
     full: list[tuple[int, int, bytes]] = []  # lines as read: stripped at the end
     # light lines without httpRequest: timestamps per (service, revision, instance, project, location)
     groups: dict[tuple[str, str, str, str, str], list[str]] = {}
-    with_http: list[tuple] = []
+    # light lines with an httpRequest, grouped by (key, status, is a request line): see _requests
+    with_http: dict[tuple, list[tuple]] = {}
+    resort = False  # a line went to the full path after a later one: full is put back in order at the end
     system: dict[tuple, list[str]] = {}  # light system-log lines: timestamps per (key, counter)
     blanks = 0  # blank lines so far: entry number = line number - blanks
     # light app-log lines per instance ([time, insertId, message, shape, line]): see _joined_lines
     light: dict[tuple[str, str, str], list[list]] = {}
+    extenders: set[tuple[str, str, str]] = set()  # instances with a light EXTENDER line
     line_no = 0
     pos = lo
     for line_no, raw in enumerate(data[lo:hi].split(b"\n"), 1):
@@ -355,7 +420,13 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             info = classes[ck] = _class_info(*ck)
         kind, unlevelled, log_project = info
         # Job lines take the full path: History learns from them that the name is a job (they are few).
-        if not kind or e.protoPayload is not None or e.resource.type == "cloud_run_job":
+        if not kind or e.protoPayload is not None:
+            full.append((line_no, line_no - blanks, raw))
+            continue
+        place = places.get((bytes(e.resource), bytes(e.labels), log_project))  # _place, inline
+        if place is None:
+            place = _place(e, log_project)
+        if not place or place[1] == "cloud_run_job":  # wrong-shaped (the full path decides), or a job
             full.append((line_no, line_no - blanks, raw))
             continue
         text = e.textPayload
@@ -363,8 +434,8 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
         if kind == "system" and (text is None or http is not None):
             full.append((line_no, line_no - blanks, raw))  # its message is not its text
             continue
+        jp = e.jsonPayload
         if text is None:
-            jp = e.jsonPayload
             if jp is not None:
                 if http is not None or not _has_message(jp):
                     full.append((line_no, line_no - blanks, raw))
@@ -373,34 +444,33 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
                 full.append((line_no, line_no - blanks, raw))  # maybe not a LogEntry: the full path decides
                 continue
         # An unlevelled line can be error-like by its words (events.is_error_like): the full path.
-        if unlevelled and (text is None or error_like(_Probe(kind, text))):
+        if unlevelled and (text is None or error_like(text)):
             full.append((line_no, line_no - blanks, raw))
             continue
-        rl = e.resource.labels
-        labels = e.labels
-        key = (
-            rl.service_name or rl.job_name,
-            rl.revision_name or labels.execution,
-            labels.instanceId,
-            rl.project_id or log_project,
-            rl.location,
-        )
+        key = place[0]
         ts = e.timestamp or e.receiveTimestamp or ""
-        if ts and not _CANON_ONE.fullmatch(ts) and not normalize_timestamp(ts):
-            full.append((line_no, line_no - blanks, raw))  # no real instant: a malformed entry, counted there
-            continue
+        if ts and not _CANON_ONE.fullmatch(ts):
+            ts = normalize_timestamp(ts)  # normalised once here: every later use takes this form
+            if not ts:
+                full.append((line_no, line_no - blanks, raw))  # no real instant: a malformed entry, counted there
+                continue
         app = kind in APP_LOGS
         if app:
             if http is not None:
                 full.append((line_no, line_no - blanks, raw))  # an app line with a request: rare, exact there
                 continue
-            message = _message(e) or ""  # no payload at all: an empty message, as from_entry gives
-            shape = _shape(message)
+            # _message, knowing what the checks above found: a JSON payload here has a message key
+            message = text if text is not None else "" if jp is None else _json_text(jp)
+            shape = shapes.get(message)  # _shape_of, inline: one call less per app line
+            if shape is None:
+                if len(shapes) >= _SHAPES_MAX:
+                    shapes.clear()
+                shape = shapes[message] = _shape(message)
             if shape == TRIGGER:
                 # A trace's frames, a hint or property line: reassembly joins it to the line before it of
                 # the same instance, so that one (if light) goes to the full path too (see _joined_lines).
                 full.append((line_no, line_no - blanks, raw))
-                light.setdefault(key[:3], [])
+                light.setdefault(place[2], [])
                 continue
         if kind == "system":
             g = system.setdefault((key, system_counter(text)), [])
@@ -413,12 +483,27 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
                 g.append(ts)
             if app:
                 line = (ts, key, (line_no, line_no - blanks, raw))
-                light.setdefault(key[:3], []).append([_norm(ts), e.insertId, message, shape, line])
+                key3 = place[2]
+                light.setdefault(key3, []).append([ts, e.insertId, message, shape, line])
+                if shape:
+                    extenders.add(key3)
         else:
-            with_http.append((line_no, line_no - blanks, raw, key, ts, http, e.insertId, text, kind))
+            status = http.status
+            if type(status) is not int:
+                status = _status(status)
+            if text is None and _built_hit(http, status, pf):
+                full.append((line_no, line_no - blanks, raw))  # a literal in its built message
+                resort = True
+                continue
+            is_request = kind == "requests"
+            k = (key, status if is_request else None, is_request)
+            g = with_http.get(k)
+            if g is None:
+                with_http[k] = g = []
+            g.append((ts, e.insertId, text, http, status))
     entry_no = line_no - blanks
     if light:
-        for stamp, key, line in _joined_lines(data, lo, hi, light, full):
+        for stamp, key, line in _joined_lines(data, lo, hi, light, extenders, full):
             groups[key].remove(stamp)  # counted as light: counted by the full path instead
             full.append(line)
     if data[hi - 1 : hi] == b"\n":
@@ -462,11 +547,10 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
         return st
 
     for key, stamps in groups.items():
-        state(key, len(stamps), _timestamps(stamps))
+        state(key, len(stamps), stamps)  # already normalised
     ready = agg.instance_ready
     for (key, counter), stamps in system.items():
         agg.lines += len(stamps)
-        stamps = _timestamps(stamps)
         st = state(key, len(stamps), stamps)
         if st is None or not counter:
             continue
@@ -477,7 +561,9 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             if instance not in ready or first < ready[instance]:
                 ready[instance] = first
     if with_http:
-        _requests(with_http, full, agg, pf, state)
+        _requests(with_http, agg, state)
+    if resort:
+        full.sort()
     return ChunkResult(line_no, entry_no, [(a, b, line.strip()) for a, b, line in full], agg, hi - lo)
 
 
@@ -490,49 +576,46 @@ def _status(raw: int | str | None) -> int | None:
     return None
 
 
-def _requests(lines: list[tuple], full: list, agg: HistoryPart, pf: RawPrefilter, state) -> None:
-    """Light lines with an httpRequest: request counters, the first URL, and the built message check."""
-    statuses = [_status(x[5].status) for x in lines]
-    built = [j for j, x in enumerate(lines) if x[7] is None]  # no text: records.from_entry builds a message
-    messages = {j: f"{lines[j][5].requestMethod} {statuses[j] or ''} {lines[j][5].requestUrl}".strip() for j in built}
-    bad: set[int] = set()
-    if built:  # a literal may span the fields of a built message ("GET 500 https://...")
-        encoded = [messages[j].encode() for j in built]
-        offs, off = [], 0
-        for msg in encoded:
-            offs.append(off)
-            off += len(msg) + 1
-        ends = pf.hit_offsets(b"\n".join(encoded))
-        bad = {built[bisect_right(offs, end - 1) - 1] for end in ends}
-    stamps = _timestamps([x[4] for x in lines])
-    by_status: dict[tuple, list[int]] = {}
-    for j, x in enumerate(lines):
-        if bad and j in bad:
-            full.append(x[:3])
-            continue
-        k = (x[3], statuses[j] if x[8] == "requests" else None, x[8] == "requests")
-        g = by_status.get(k)
-        if g is None:
-            by_status[k] = [j]
-        else:
-            g.append(j)
+def _built(http: _Http, status: int | None) -> str:
+    """The message records.from_entry builds for a request line without text."""
+    return f"{http.requestMethod} {status or ''} {http.requestUrl}".strip()
+
+
+# Whether a built request message holds a literal, by (method, status, URL): few distinct ones repeat in
+# every chunk. Bounded like _SHAPES.
+_BUILT_HITS: dict[tuple[str, int | None, str], bool] = {}
+
+
+def _built_hit(http: _Http, status: int | None, pf: RawPrefilter) -> bool:
+    """Whether the message records.from_entry builds for a request line without text holds a literal ("GET
+    500 https://...": one may span its fields)."""
+    k = (http.requestMethod, status, http.requestUrl)
+    hit = _BUILT_HITS.get(k)
+    if hit is None:
+        if len(_BUILT_HITS) >= _SHAPES_MAX:
+            _BUILT_HITS.clear()
+        hit = _BUILT_HITS[k] = bool(pf.hit_offsets(_built(http, status).encode()))
+    return hit
+
+
+def _requests(by_status: dict[tuple, list[tuple]], agg: HistoryPart, state) -> None:
+    """Light lines with an httpRequest, as (time, insertId, text, httpRequest, status) per (key, status, is a
+    request line): request counters and the first URL."""
     urls = agg.urls
     ready = agg.instance_ready
-    for (key, status, is_request), idx in by_status.items():
-        n = len(idx)
+    for (key, status, is_request), items in by_status.items():
+        n = len(items)
         agg.lines += n
-        ts_list = [stamps[j] for j in idx]
+        ts_list = [x[0] for x in items]
         st = state(key, n, ts_list)
         service = (key[0] or service_of_revision(key[1])) if is_request and key[1] else ""
         if service:  # the first request URL in time order (History.urls), by the reference's sort key
-            for j in idx:
-                x = lines[j]
-                url = x[5].requestUrl
+            for ts, insert_id, text, http, line_status in items:
+                url = http.requestUrl
                 if url.startswith("http"):
-                    ts = stamps[j]
                     cur = urls.get(service)
                     if cur is None or ts <= cur[0]:
-                        cand = (ts, x[6], x[7] if x[7] is not None else messages[j], url)
+                        cand = (ts, insert_id, text if text is not None else _built(http, line_status), url)
                         if cur is None or cand < cur:
                             urls[service] = cand
         if st is None or status is None:
@@ -551,5 +634,3 @@ def _requests(lines: list[tuple], full: list, agg: HistoryPart, pf: RawPrefilter
         else:
             st.served += n
             st.last_served = max(st.last_served, *ts_list)
-    if bad:
-        full.sort()

@@ -71,13 +71,9 @@ def no_entries_reason(stats: SourceStats) -> str | None:
     return f"not a log export ({stats.malformed} of {stats.entries} entries malformed)"
 
 
-def order_key(rec: Record) -> tuple:
-    """Time order with every field as a tie-breaker, so records at the same instant (common: one
-    timestamp per batch, duplicate insertIds) come out in the same order whatever order they came in."""
+def _tail_key(rec: Record) -> tuple:
+    """The order key's tie-breakers after time, insertId and message (see _records)."""
     return (
-        rec.timestamp,
-        rec.insert_id,
-        rec.message,  # the first three as before: triage.fastpath picks the first request URL by them
         rec.service,
         rec.revision,
         rec.instance,
@@ -95,6 +91,34 @@ def order_key(rec: Record) -> tuple:
     )
 
 
+class _Tail(tuple):
+    """The rest of a record's order key (``_tail_key``), compared as that tuple. Order keys mostly differ in
+    their time, so it is worked out only on a tie (timestamp, insertId and message equal, which triage.fastpath
+    also picks the first request URL by); a tuple subclass, so making one runs no Python code."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return _tail_key(self[0]) == _tail_key(other[0])  # type: ignore[index]
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __lt__(self, other: tuple) -> bool:
+        return _tail_key(self[0]) < _tail_key(other[0])
+
+    def __le__(self, other: tuple) -> bool:
+        return _tail_key(self[0]) <= _tail_key(other[0])
+
+    def __gt__(self, other: tuple) -> bool:
+        return _tail_key(self[0]) > _tail_key(other[0])
+
+    def __ge__(self, other: tuple) -> bool:
+        return _tail_key(self[0]) >= _tail_key(other[0])
+
+    __hash__ = None  # type: ignore[assignment]  # compared, never hashed
+
+
 def _payload_key(rec: Record) -> bytes:
     # Audit payloads only (rare): two deploys at the same instant differ only here.
     if not rec.payload:
@@ -107,10 +131,10 @@ def _payload_key(rec: Record) -> bytes:
 
 def _records(
     source: Source, index: int, stats: RunStats, entries: Iterable[Mapping[str, Any]] | None = None
-) -> Iterator[tuple[tuple, int, int, Record]]:
-    """(order key, source index, sequence, record) in time order: the merge compares the keys, then the
+) -> Iterator[tuple]:
+    """(*order key, source index, sequence, record) in time order: the merge compares the keys, then the
     source index (so records never are), and needs no key function of its own."""
-    heap: list[tuple[tuple, int, int, Record]] = []
+    heap: list[tuple] = []
     seq = 0
     for entry in source.entries() if entries is None else entries:
         try:
@@ -122,7 +146,12 @@ def _records(
             continue
         seq += 1
         stats.parsed += 1
-        heapq.heappush(heap, (order_key(rec), index, seq, rec))
+        # The order key: time order with every field as a tie-breaker, so records at the same instant
+        # (common: one timestamp per batch, duplicate insertIds) come out in the same order whatever order
+        # they came in. Its parts inline, not a nested tuple: comparing two items then compares the times
+        # once, not once for the nested tuples' equality and again for their order. The first three: see
+        # _Tail.
+        heapq.heappush(heap, (rec.timestamp, rec.insert_id, rec.message, _Tail((rec,)), index, seq, rec))
         if len(heap) > REORDER_WINDOW:
             yield heapq.heappop(heap)
     while heap:
@@ -138,7 +167,7 @@ def merged_records(
     """All sources' records in timestamp order; ties keep a stable, input-order-free order. Given
     ``duplicates``, an entry that an earlier source already gave is dropped and counted."""
     streams = [_records(s, i, stats, entries[i] if entries else None) for i, s in enumerate(sources)]
-    for _, index, _, rec in heapq.merge(*streams):
+    for *_, index, _, rec in heapq.merge(*streams):
         if duplicates is not None and duplicates.repeated(rec, index):
             stats.parsed -= 1
             stats.duplicates += 1

@@ -123,6 +123,10 @@ def extra_patterns(patterns: Iterable[str], origin: str = "--redact") -> tuple[s
     return tuple(out)
 
 
+_MEMO_SIZE = 4096
+_MEMO_TEXT = 4096
+
+
 class Redactor:
     def __init__(self, extra: Iterable[str] = (), timeout_s: float = TIMEOUT_S) -> None:
         self._rules = [re.compile(p, re.DOTALL) for p in DEFAULT_PATTERNS]
@@ -132,6 +136,9 @@ class Redactor:
         self._off: set[int] = set()  # user patterns switched off after a timeout
         self.seen: set[str] = set()  # secret values found so far, masked everywhere in the second pass
         self.notes: list[str] = []  # what went wrong (a user pattern switched off), for the report's notes
+        # text() of recent values: a run scrubs the same lines many times over (a crash loop's, a template's).
+        # The answer depends on the value and the patterns still on; only answers without a timeout are kept.
+        self._memo: dict[str, str] = {}
 
     def _mask(self, m: re.Match) -> str:
         if "s" not in m.re.groupindex or m.start("s") < 0:
@@ -149,6 +156,11 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """Mask every secret shape in ``value`` and remember the values found."""
+        memo = self._memo
+        done = memo.get(value)
+        if done is not None:
+            return done  # its secrets are in ``seen`` already
+        original = value
         for index, pattern in enumerate(self._rules):
             if index in self._off:
                 continue
@@ -158,6 +170,10 @@ class Redactor:
                 # Never leak on a timeout: the pattern may have been about to mask something here.
                 self._timed_out(index)
                 return TIMED_OUT
+        if len(original) <= _MEMO_TEXT:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[original] = value
         return value
 
     def _timed_out(self, index: int) -> None:
@@ -168,6 +184,7 @@ class Redactor:
             self._note(f"a built-in redaction pattern (#{index + 1}) timed out; the string was masked whole")
             return
         self._off.add(index)
+        self._memo.clear()  # answers given with the pattern on
         self._note(
             f"redaction pattern #{index - self._builtin + 1} of --redact / config redact: timed out after "
             f"{self.timeout_s:g} s and was switched off for the rest of the run; the string was masked whole"
