@@ -510,56 +510,18 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
         line_no -= 1  # the piece after the last newline is not a line
     agg = HistoryPart()
     agg.lines = sum(map(len, groups.values()))
-    rev_service: dict[str, str] = _STATE.setdefault("rev_service", {})
 
     def state(key: tuple[str, str, str, str, str], n: int, stamps: list[str]) -> RevisionCounts | None:
-        service, revision, instance, project, location = key
-        if project:
-            agg.projects[project] = agg.projects.get(project, 0) + n
-        if not service and revision:
-            service = rev_service.get(revision)
-            if service is None:
-                service = rev_service[revision] = service_of_revision(revision)
-        stamps = [t for t in stamps if t]
-        if stamps:
-            lo_t, hi_t = min(stamps), max(stamps)
-            if not agg.first_ts or lo_t < agg.first_ts:
-                agg.first_ts = lo_t
-            agg.last_ts = max(agg.last_ts, hi_t)
-        if not service:
-            return None
-        agg.service_entries[service] = agg.service_entries.get(service, 0) + n
-        if location:
-            agg.locations.setdefault(service, set()).add(location)
-        if not revision:
-            return None
-        st = agg.revisions.get((service, revision))
-        if st is None:
-            st = agg.revisions[(service, revision)] = RevisionCounts()
-        st.location = st.location or location
-        st.entries += n
-        if stamps:
-            if not st.first_seen or lo_t < st.first_seen:
-                st.first_seen = lo_t
-            st.last_seen = max(st.last_seen, hi_t)
-        if instance:
-            st.add_instance(instance)
-        return st
+        timed = [t for t in stamps if t]
+        return agg.add(*key, n, min(timed), max(timed)) if timed else agg.add(*key, n, "", "")
 
     for key, stamps in groups.items():
         state(key, len(stamps), stamps)  # already normalised
-    ready = agg.instance_ready
     for (key, counter), stamps in system.items():
         agg.lines += len(stamps)
         st = state(key, len(stamps), stamps)
-        if st is None or not counter:
-            continue
-        setattr(st, counter, getattr(st, counter) + len(stamps))
-        instance = key[2]
-        if counter == "probe_passed" and instance:
-            first = min(stamps)
-            if instance not in ready or first < ready[instance]:
-                ready[instance] = first
+        if st is not None and counter:
+            agg.add_counter(st, counter, key[2], len(stamps), min(stamps))
     if with_http:
         _requests(with_http, agg, state)
     if resort:
@@ -602,7 +564,6 @@ def _requests(by_status: dict[tuple, list[tuple]], agg: HistoryPart, state) -> N
     """Light lines with an httpRequest, as (time, insertId, text, httpRequest, status) per (key, status, is a
     request line): request counters and the first URL."""
     urls = agg.urls
-    ready = agg.instance_ready
     for (key, status, is_request), items in by_status.items():
         n = len(items)
         agg.lines += n
@@ -614,23 +575,9 @@ def _requests(by_status: dict[tuple, list[tuple]], agg: HistoryPart, state) -> N
                 url = http.requestUrl
                 if url.startswith("http"):
                     cur = urls.get(service)
-                    if cur is None or ts <= cur[0]:
-                        cand = (ts, insert_id, text if text is not None else _built(http, line_status), url)
-                        if cur is None or cand < cur:
-                            urls[service] = cand
-        if st is None or status is None:
-            continue
-        instance = key[2]
-        if instance and status != 429 and status < 500:
-            first = min(ts_list)
-            if instance not in ready or first < ready[instance]:
-                ready[instance] = first
-        st.requests += n
-        st.last_request = max(st.last_request, *ts_list)
-        if status == 429:
-            st.errors_429 += n
-        elif status >= 500:
-            st.errors_5xx += n
-        else:
-            st.served += n
-            st.last_served = max(st.last_served, *ts_list)
+                    if cur is None or ts <= cur[0]:  # only then is building the candidate worth it
+                        agg.offer_url(
+                            service, (ts, insert_id, text if text is not None else _built(http, line_status), url)
+                        )
+        if st is not None and status is not None:
+            agg.add_requests(st, key[2], status, n, min(ts_list), max(ts_list))

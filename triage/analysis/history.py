@@ -7,6 +7,7 @@ the records, so it costs constant memory per revision.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ MAX_INSTANCES = 10_000
 _DEPLOY_METHODS = ("Services.ReplaceService", "Services.CreateService", "Services.UpdateService")
 
 
+@functools.lru_cache(maxsize=4096)  # a handful of revisions, asked about for every group of counted lines
 def service_of_revision(revision: str) -> str:
     m = _REV_SEQ.match(revision)
     return m["service"] if m else ""
