@@ -324,16 +324,19 @@ def _near(prev: Any, it: Any) -> bool:
 _MERGE_KEY = operator.itemgetter(0, 1, 2)  # (time, insertId, message): the pipeline's merge order
 
 
-def _joined_lines(data: bytes, lo: int, hi: int, light: dict, extenders: set, full: list) -> list[tuple]:
+def _joined_lines(data: bytes, lo: int, hi: int, light: dict, extenders: set, full: list, known: dict) -> list[tuple]:
     """The light app-log lines reassembly may join with another line: the line just before a TRIGGER line
     (or a full EXTENDER line) of its instance within MAX_GAP_S, and EXTENDER lines right after a trigger or
     a joined extender. ``extenders``: the instances with a light EXTENDER line (light lines are never
     TRIGGER lines: those take the full path).
     Lines are ordered per instance as the pipeline merges them (time, insertId, message); the full-path
-    lines and the context on both sides of the chunk (a neighbour across the edge) take part as known."""
+    lines and the context on both sides of the chunk (a neighbour across the edge) take part as known.
+    ``known``: the items of the full lines the scan already read (by instance, their line numbers under None),
+    which are not decoded again (the order of known items does not matter: the same merge key, the same item)."""
     decode = _STATE["dec"].decode
-    known: dict[tuple[str, str, str], list[tuple]] = {}
-    for raw in itertools.chain((line for _, _, line in full), data[:lo].split(b"\n"), data[hi:].split(b"\n")):
+    read = known.pop(None)
+    rest = (line for n, _, line in full if n not in read)
+    for raw in itertools.chain(rest, data[:lo].split(b"\n"), data[hi:].split(b"\n")):
         try:
             item = _app_item(decode(raw), light)
         except msgspec.DecodeError:
@@ -400,6 +403,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
     # start, end)]): see _joined_lines
     light: dict[tuple[str, str, str], list[list]] = {}
     extenders: set[tuple[str, str, str]] = set()  # instances with a light EXTENDER line
+    known: dict[Any, Any] = {None: set()}  # _joined_lines's items of full lines read here
     # Lines are decoded from views of ``data``: a line is copied out only when kept (most are not)
     view = memoryview(data)
     find = data.find
@@ -459,7 +463,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             full.append((line_no, line_no - blanks, data[start:end]))
             continue
         key = place[0]
-        ts = e.timestamp or e.receiveTimestamp or ""
+        ts = raw_ts = e.timestamp or e.receiveTimestamp or ""
         if ts and not _CANON_ONE.fullmatch(ts):
             ts = normalize_timestamp(ts)  # normalised once here: every later use takes this form
             if not ts:  # no real instant: a malformed entry, counted there
@@ -482,6 +486,10 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
                 # the same instance, so that one (if light) goes to the full path too (see _joined_lines).
                 full.append((line_no, line_no - blanks, data[start:end]))
                 light.setdefault(place[2], [])
+                if text is not None or jp is not None:  # _app_item's item, read here (it needs a payload)
+                    stamp = ts if ts is raw_ts else _norm(raw_ts)
+                    known.setdefault(place[2], []).append([stamp, e.insertId, message, shape, None])
+                    known[None].add(line_no)
                 continue
         if kind == "system":
             g = system.setdefault((key, system_counter(text)), [])
@@ -517,7 +525,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             g.append((ts, e.insertId, text, http, status))
     entry_no = line_no - blanks
     if light:
-        for stamp, key, n, entry, start, end in _joined_lines(data, lo, hi, light, extenders, full):
+        for stamp, key, n, entry, start, end in _joined_lines(data, lo, hi, light, extenders, full, known):
             groups[key].remove(stamp)  # counted as light: counted by the full path instead
             full.append((n, entry, data[start:end]))
     if data[hi - 1 : hi] == b"\n":
