@@ -324,16 +324,19 @@ def _near(prev: Any, it: Any) -> bool:
 _MERGE_KEY = operator.itemgetter(0, 1, 2)  # (time, insertId, message): the pipeline's merge order
 
 
-def _joined_lines(data: bytes, lo: int, hi: int, light: dict, extenders: set, full: list) -> list[tuple]:
+def _joined_lines(data: bytes, lo: int, hi: int, light: dict, extenders: set, full: list, known: dict) -> list[tuple]:
     """The light app-log lines reassembly may join with another line: the line just before a TRIGGER line
     (or a full EXTENDER line) of its instance within MAX_GAP_S, and EXTENDER lines right after a trigger or
     a joined extender. ``extenders``: the instances with a light EXTENDER line (light lines are never
     TRIGGER lines: those take the full path).
     Lines are ordered per instance as the pipeline merges them (time, insertId, message); the full-path
-    lines and the context on both sides of the chunk (a neighbour across the edge) take part as known."""
+    lines and the context on both sides of the chunk (a neighbour across the edge) take part as known.
+    ``known``: the items of the full lines the scan already read (by instance, their line numbers under None),
+    which are not decoded again (the order of known items does not matter: the same merge key, the same item)."""
     decode = _STATE["dec"].decode
-    known: dict[tuple[str, str, str], list[tuple]] = {}
-    for raw in itertools.chain((line for _, _, line in full), data[:lo].split(b"\n"), data[hi:].split(b"\n")):
+    read = known.pop(None)
+    rest = (line for n, _, line in full if n not in read)
+    for raw in itertools.chain(rest, data[:lo].split(b"\n"), data[hi:].split(b"\n")):
         try:
             item = _app_item(decode(raw), light)
         except msgspec.DecodeError:
@@ -387,6 +390,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
     error_like = _STATE["error_like"]
     shapes = _SHAPES
     places = _PLACES
+    built_hits = _BUILT_HITS  # _built_hit's cache, looked up inline: one call less per request line
     full: list[tuple[int, int, bytes]] = []  # lines as read: stripped at the end
     # light lines without httpRequest: timestamps per (service, revision, instance, project, location)
     groups: dict[tuple[str, str, str, str, str], list[str]] = {}
@@ -395,20 +399,31 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
     resort = False  # a line went to the full path after a later one: full is put back in order at the end
     system: dict[tuple, list[str]] = {}  # light system-log lines: timestamps per (key, counter)
     blanks = 0  # blank lines so far: entry number = line number - blanks
-    # light app-log lines per instance ([time, insertId, message, shape, line]): see _joined_lines
+    # light app-log lines per instance ([time, insertId, message, shape, (time, key, line number, entry number,
+    # start, end)]): see _joined_lines
     light: dict[tuple[str, str, str], list[list]] = {}
     extenders: set[tuple[str, str, str]] = set()  # instances with a light EXTENDER line
+    known: dict[Any, Any] = {None: set()}  # _joined_lines's items of full lines read here
+    # Lines are decoded from views of ``data``: a line is copied out only when kept (most are not)
+    view = memoryview(data)
+    find = data.find
     line_no = 0
-    pos = lo
-    for line_no, raw in enumerate(data[lo:hi].split(b"\n"), 1):
-        start = pos
-        pos += len(raw) + 1
-        if start in hits and raw.strip():
-            full.append((line_no, line_no - blanks, raw))
-            continue
+    end = lo - 1
+    while end < hi:  # every piece between newlines, the one after the last too (as bytes.split gives them)
+        start = end + 1
+        end = find(b"\n", start, hi)
+        if end < 0:
+            end = hi
+        line_no += 1
+        if start in hits:
+            raw = data[start:end]
+            if raw.strip():
+                full.append((line_no, line_no - blanks, raw))
+                continue
         try:
-            e = decode(raw)  # JSON allows the whitespace bytes.strip() would remove, except \v and \f
+            e = decode(view[start:end])  # JSON allows the whitespace bytes.strip() would remove, except \v and \f
         except msgspec.DecodeError:
+            raw = data[start:end]
             if raw.strip():
                 full.append((line_no, line_no - blanks, raw))
             else:
@@ -421,43 +436,43 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
         kind, unlevelled, log_project = info
         # Job lines take the full path: History learns from them that the name is a job (they are few).
         if not kind or e.protoPayload is not None:
-            full.append((line_no, line_no - blanks, raw))
+            full.append((line_no, line_no - blanks, data[start:end]))
             continue
         place = places.get((bytes(e.resource), bytes(e.labels), log_project))  # _place, inline
         if place is None:
             place = _place(e, log_project)
         if not place or place[1] == "cloud_run_job":  # wrong-shaped (the full path decides), or a job
-            full.append((line_no, line_no - blanks, raw))
+            full.append((line_no, line_no - blanks, data[start:end]))
             continue
         text = e.textPayload
         http = e.httpRequest
         if kind == "system" and (text is None or http is not None):
-            full.append((line_no, line_no - blanks, raw))  # its message is not its text
+            full.append((line_no, line_no - blanks, data[start:end]))  # its message is not its text
             continue
         jp = e.jsonPayload
         if text is None:
             if jp is not None:
                 if http is not None or not _has_message(jp):
-                    full.append((line_no, line_no - blanks, raw))
+                    full.append((line_no, line_no - blanks, data[start:end]))
                     continue
-            elif http is None and not e.logName and e.timestamp is None:
-                full.append((line_no, line_no - blanks, raw))  # maybe not a LogEntry: the full path decides
+            elif http is None and not e.logName and e.timestamp is None:  # maybe not a LogEntry: the full path decides
+                full.append((line_no, line_no - blanks, data[start:end]))
                 continue
         # An unlevelled line can be error-like by its words (events.is_error_like): the full path.
         if unlevelled and (text is None or error_like(text)):
-            full.append((line_no, line_no - blanks, raw))
+            full.append((line_no, line_no - blanks, data[start:end]))
             continue
         key = place[0]
-        ts = e.timestamp or e.receiveTimestamp or ""
+        ts = raw_ts = e.timestamp or e.receiveTimestamp or ""
         if ts and not _CANON_ONE.fullmatch(ts):
             ts = normalize_timestamp(ts)  # normalised once here: every later use takes this form
-            if not ts:
-                full.append((line_no, line_no - blanks, raw))  # no real instant: a malformed entry, counted there
+            if not ts:  # no real instant: a malformed entry, counted there
+                full.append((line_no, line_no - blanks, data[start:end]))
                 continue
         app = kind in APP_LOGS
         if app:
-            if http is not None:
-                full.append((line_no, line_no - blanks, raw))  # an app line with a request: rare, exact there
+            if http is not None:  # an app line with a request: rare, exact there
+                full.append((line_no, line_no - blanks, data[start:end]))
                 continue
             # _message, knowing what the checks above found: a JSON payload here has a message key
             message = text if text is not None else "" if jp is None else _json_text(jp)
@@ -469,8 +484,12 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             if shape == TRIGGER:
                 # A trace's frames, a hint or property line: reassembly joins it to the line before it of
                 # the same instance, so that one (if light) goes to the full path too (see _joined_lines).
-                full.append((line_no, line_no - blanks, raw))
+                full.append((line_no, line_no - blanks, data[start:end]))
                 light.setdefault(place[2], [])
+                if text is not None or jp is not None:  # _app_item's item, read here (it needs a payload)
+                    stamp = ts if ts is raw_ts else _norm(raw_ts)
+                    known.setdefault(place[2], []).append([stamp, e.insertId, message, shape, None])
+                    known[None].add(line_no)
                 continue
         if kind == "system":
             g = system.setdefault((key, system_counter(text)), [])
@@ -482,7 +501,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             else:
                 g.append(ts)
             if app:
-                line = (ts, key, (line_no, line_no - blanks, raw))
+                line = (ts, key, line_no, line_no - blanks, start, end)  # copied out if joined
                 key3 = place[2]
                 light.setdefault(key3, []).append([ts, e.insertId, message, shape, line])
                 if shape:
@@ -491,8 +510,11 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             status = http.status
             if type(status) is not int:
                 status = _status(status)
-            if text is None and _built_hit(http, status, pf):
-                full.append((line_no, line_no - blanks, raw))  # a literal in its built message
+            hit = built_hits.get((http.requestMethod, status, http.requestUrl)) if text is None else False
+            if hit is None:
+                hit = _built_hit(http, status, pf)
+            if hit:
+                full.append((line_no, line_no - blanks, data[start:end]))  # a literal in its built message
                 resort = True
                 continue
             is_request = kind == "requests"
@@ -503,9 +525,9 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             g.append((ts, e.insertId, text, http, status))
     entry_no = line_no - blanks
     if light:
-        for stamp, key, line in _joined_lines(data, lo, hi, light, extenders, full):
+        for stamp, key, n, entry, start, end in _joined_lines(data, lo, hi, light, extenders, full, known):
             groups[key].remove(stamp)  # counted as light: counted by the full path instead
-            full.append(line)
+            full.append((n, entry, data[start:end]))
     if data[hi - 1 : hi] == b"\n":
         line_no -= 1  # the piece after the last newline is not a line
     agg = HistoryPart()
@@ -571,13 +593,18 @@ def _requests(by_status: dict[tuple, list[tuple]], agg: HistoryPart, state) -> N
         st = state(key, n, ts_list)
         service = (key[0] or service_of_revision(key[1])) if is_request and key[1] else ""
         if service:  # the first request URL in time order (History.urls), by the reference's sort key
-            for ts, insert_id, text, http, line_status in items:
-                url = http.requestUrl
-                if url.startswith("http"):
-                    cur = urls.get(service)
-                    if cur is None or ts <= cur[0]:  # only then is building the candidate worth it
-                        agg.offer_url(
-                            service, (ts, insert_id, text if text is not None else _built(http, line_status), url)
-                        )
+            # The key starts with the time: only the earliest lines with such a URL can be first, mostly the
+            # earliest lines of all (building a candidate costs)
+            low = min(ts_list)
+            offers = [x for x in items if x[0] == low and x[3].requestUrl.startswith("http")]
+            if not offers:
+                offers = [x for x in items if x[3].requestUrl.startswith("http")]
+                low = min([x[0] for x in offers], default=None)
+            cur = urls.get(service)
+            if low is not None and (cur is None or low <= cur[0]):
+                for ts, insert_id, text, http, line_status in offers:
+                    if ts == low:
+                        message = text if text is not None else _built(http, line_status)
+                        agg.offer_url(service, (ts, insert_id, message, http.requestUrl))
         if st is not None and status is not None:
             agg.add_requests(st, key[2], status, n, min(ts_list), max(ts_list))
