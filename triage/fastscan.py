@@ -203,9 +203,11 @@ def _exception_head(prefix: str) -> bool:
     ``:`` the pattern takes anything to the end of a line. Few distinct prefixes ("INFO:", a logger's)."""
     hit = _EXC_HEADS.get(prefix)
     if hit is None:
-        if len(_EXC_HEADS) >= _SHAPES_MAX:
-            _EXC_HEADS.clear()
-        hit = _EXC_HEADS[prefix] = EXC_RE.match(prefix) is not None
+        hit = EXC_RE.match(prefix) is not None
+        if len(prefix) <= _CACHED_TEXT:
+            if len(_EXC_HEADS) >= _SHAPES_MAX:
+                _EXC_HEADS.clear()
+            _EXC_HEADS[prefix] = hit
     return hit
 
 
@@ -278,6 +280,7 @@ _LABELS_DEC = msgspec.json.Decoder(_Labels)
 # resource, raw labels, the logName's project); () for a resource or labels of the wrong shape. Bounded like
 # _SHAPES.
 _PLACES: dict[tuple[bytes, bytes, str], tuple] = {}
+_CACHED_PLACE = 4096  # bytes of raw resource and labels (Cloud Run's are a few hundred)
 
 
 def _place(e: _Light, log_project: str) -> tuple:
@@ -301,9 +304,10 @@ def _place(e: _Light, log_project: str) -> tuple:
                 rl.location,
             )
             got = (key, res.type, key[:3])
-        if len(_PLACES) >= _SHAPES_MAX:
-            _PLACES.clear()
-        _PLACES[k] = got
+        if len(k[0]) + len(k[1]) <= _CACHED_PLACE:  # a hostile megabyte of labels is decoded, not kept
+            if len(_PLACES) >= _SHAPES_MAX:
+                _PLACES.clear()
+            _PLACES[k] = got
     return got
 
 
@@ -583,9 +587,11 @@ def _built_hit(http: _Http, status: int | None, pf: RawPrefilter) -> bool:
     k = (http.requestMethod, status, http.requestUrl)
     hit = _BUILT_HITS.get(k)
     if hit is None:
-        if len(_BUILT_HITS) >= _SHAPES_MAX:
-            _BUILT_HITS.clear()
-        hit = _BUILT_HITS[k] = bool(pf.hit_offsets(_built(http, status).encode()))
+        hit = bool(pf.hit_offsets(_built(http, status).encode()))
+        if len(k[2]) <= _CACHED_TEXT:  # URLs of any length are checked, short ones kept
+            if len(_BUILT_HITS) >= _SHAPES_MAX:
+                _BUILT_HITS.clear()
+            _BUILT_HITS[k] = hit
     return hit
 
 
