@@ -172,7 +172,7 @@ def parse_traceback(text: str) -> tuple[tuple[Frame, ...], tuple[tuple[str, str]
 
 # Per-message results of the parses below, which depend on the text alone: a run repeats the same lines
 # (a trace's frames, a crash loop's traceback) thousands of times. Bounded in entries and in text length.
-_CACHE_MAX = 1 << 14
+_CACHE_MAX = 1 << 12  # at most 4096 texts of 4 KB each: 16 MB, whatever the input
 _CACHE_TEXT = 4096
 _PARSED: dict[str, tuple[tuple[Frame, ...], tuple[tuple[str, str], ...]]] = {}
 _OPENED: dict[str, tuple[str, bool, bool]] = {}
