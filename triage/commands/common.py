@@ -197,8 +197,8 @@ def bigquery_source(options: BigQueryOptions, now: datetime | None = None) -> Bi
 
 
 def bigquery_dry_run(opts: RunOptions, out: TextIO | None = None) -> int:
-    """``--dry-run``: the bytes each query the run would send would process (the push-down plan of the run's
-    catalog, as ``collect`` sends it), from BigQuery's own dry run; no row is read."""
+    """``--dry-run``: what the run's queries would process (with the push-down plan of the run's catalog, as
+    ``collect`` would send it), from BigQuery's own dry run; no row is read."""
     from triage.sources.bigquery import human_bytes
 
     assert opts.bigquery is not None
