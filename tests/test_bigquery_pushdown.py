@@ -3,7 +3,6 @@ the same run as reading every row, with only the candidate rows returned."""
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,16 +13,11 @@ import pytest
 from tests import hostile_logs
 from tests.fake_bigquery import FakeBigQuery
 from tests.test_bigquery_source import KINDS, cli, load, sample_entries
-from tests.test_exactness import summarize
+from tests.test_exactness import generate, summarize
 from triage.engine import Matcher, load_catalog
 from triage.pipeline import collect
 from triage.records import normalize_timestamp, severity_name
 from triage.sources.bigquery import BigQueryQuery, BigQuerySource, Table
-
-_GEN = Path(__file__).resolve().parents[1] / "benchmarks" / "generate.py"
-_spec = importlib.util.spec_from_file_location("bench_generate", _GEN)
-generate = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
-_spec.loader.exec_module(generate)  # type: ignore[union-attr]
 
 START, END = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 TABLES = {

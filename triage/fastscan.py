@@ -485,13 +485,9 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
                 continue
             # _message, knowing what the checks above found: a JSON payload here has a message key
             message = text if text is not None else "" if jp is None else _json_text(jp)
-            shape = shapes.get(message)  # _shape_of, inline: one call less per app line
+            shape = shapes.get(message)  # _shape_of's cache first: no call for the common hit
             if shape is None:
-                shape = _shape(message)
-                if len(message) <= _CACHED_TEXT:
-                    if len(shapes) >= _SHAPES_MAX:
-                        shapes.clear()
-                    shapes[message] = shape
+                shape = _shape_of(message)
             if shape == TRIGGER:
                 # A trace's frames, a hint or property line: reassembly joins it to the line before it of
                 # the same instance, so that one (if light) goes to the full path too (see _joined_lines).

@@ -81,9 +81,11 @@ def push_down(sources: Sequence[Any], matcher: Matcher) -> list[PushDownSource]:
     """Have every source that can run the plan count benign entries itself, when that is exact for this
     catalog (engine.benign); the sources that will."""
     literals = benign_literals(matcher)
-    pushed = [s for s in sources if isinstance(s, PushDownSource)] if literals is not None else []
+    if literals is None:
+        return []
+    pushed = [s for s in sources if isinstance(s, PushDownSource)]
     for source in pushed:
-        source.push_down(plan_params(literals or ()))
+        source.push_down(plan_params(literals))
     return pushed
 
 

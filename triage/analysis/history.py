@@ -130,6 +130,20 @@ class RevisionCounts:
         for instance in other.instances:
             self.add_instance(instance)
 
+    def add_requests(self, status: int, n: int, last: str) -> bool:
+        """``n`` requests answered with ``status``, the latest at ``last``; whether the app served them."""
+        self.requests += n
+        self.last_request = max(self.last_request, last)
+        if status == 429:
+            self.errors_429 += n
+        elif status >= 500:
+            self.errors_5xx += n
+        else:
+            self.served += n
+            self.last_served = max(self.last_served, last)
+            return True
+        return False
+
     def add_instance(self, instance: str) -> None:
         self.instances.add(instance)
         if len(self.instances) >= 2 * MAX_INSTANCES:  # trimmed in batches: sorting on every add would be quadratic
@@ -264,17 +278,8 @@ class HistoryPart:
 
     def add_requests(self, st: RevisionCounts, instance: str, status: int, n: int, first: str, last: str) -> None:
         """``n`` request-log lines of one status, already counted with ``add``: the request counters."""
-        if instance and status != 429 and status < 500:
+        if st.add_requests(status, n, last) and instance:
             _earliest(self.instance_ready, {instance: first})
-        st.requests += n
-        st.last_request = max(st.last_request, last)
-        if status == 429:
-            st.errors_429 += n
-        elif status >= 500:
-            st.errors_5xx += n
-        else:
-            st.served += n
-            st.last_served = max(st.last_served, last)
 
     def add_counter(self, st: RevisionCounts, counter: str, instance: str, n: int, first: str) -> None:
         """``n`` system-log lines that bump ``counter`` (system_counter), already counted with ``add``."""
@@ -406,17 +411,8 @@ class History:
         if rec.log == "requests" and service not in self.urls and rec.request_url.startswith("http"):
             self.urls[service] = _origin(rec.request_url)
         if rec.log == "requests" and rec.http_status is not None:
-            state.requests += 1
-            state.last_request = max(state.last_request, ts)
-            if rec.http_status == 429:
-                state.errors_429 += 1
-            elif rec.http_status >= 500:
-                state.errors_5xx += 1
-            else:
-                state.served += 1
-                state.last_served = max(state.last_served, ts)
-                if rec.instance and rec.instance not in self.instance_ready:
-                    self.instance_ready[rec.instance] = ts
+            if state.add_requests(rec.http_status, 1, ts) and rec.instance and rec.instance not in self.instance_ready:
+                self.instance_ready[rec.instance] = ts
         elif rec.log == "system":
             counter = system_counter(rec.message)
             if counter:
