@@ -199,17 +199,34 @@ _GROUP = "svc, job, rev, exe, inst, proj, log_name, loc, req, status, counter"
 # The result's columns, for reading its rows back.
 AGG_COLUMNS = ("kind", "ts", "entry", "iid", *_GROUP.split(", "), "n", "last_ts", "url", "url_ts", "url_iid", "url_msg")
 
-_OUTPUT = f"""SELECT 'agg' AS kind, MIN(ts) AS ts, CAST(NULL AS STRING) AS entry, '' AS iid, {_GROUP},
+# The counts of the benign entries (``cand`` false) per group, with each group's first request URL.
+AGG_SQL = f"""SELECT 'agg' AS kind, MIN(ts) AS ts, CAST(NULL AS STRING) AS entry, '' AS iid, {_GROUP},
     COUNT(*) AS n, MAX(ts) AS last_ts,
     MAX(IF(first_url, url, NULL)) AS url, MAX(IF(first_url, ts, NULL)) AS url_ts,
     MAX(IF(first_url, iid, NULL)) AS url_iid, MAX(IF(first_url, msg, NULL)) AS url_msg
   FROM (SELECT *, url_ok AND ROW_NUMBER() OVER (PARTITION BY {_GROUP}, url_ok ORDER BY {_ORDER}) = 1 AS first_url
         FROM (SELECT *, tail = @request_log AS req, STARTS_WITH(url, 'http') AS url_ok FROM c WHERE NOT cand))
-  GROUP BY {_GROUP}
+  GROUP BY {_GROUP}"""
+
+_OUTPUT = f"""{AGG_SQL}
 UNION ALL
 SELECT 'row', ts, entry, iid{", NULL" * (len(AGG_COLUMNS) - 4)}
   FROM c WHERE cand
 ORDER BY kind, ts, iid, {_GROUP}"""  # a total order: the same rows in the same order every run
+
+
+def stages_sql(params: PlanParams) -> str:
+    """The stages after ``e`` (one row per entry with ``_fields``'s columns) up to ``c`` (every entry and
+    whether it travels, ``cand``), as CTEs: what another engine's own ``e`` is followed by
+    (benchmarks/duckdb_plan.py runs them on DuckDB over a JSON-lines file)."""
+    return f"""m AS ({_MESSAGE}
+), o AS ({_own(params)}
+), s AS ({_SHAPES}
+), c AS (
+  SELECT {_COLUMNS}, cand FROM ({_RUNS})
+  UNION ALL
+  SELECT {_COLUMNS}, own AS cand FROM o WHERE tail NOT IN UNNEST(@app_logs)
+)"""
 
 
 def plan_sql(reads: Sequence[str], lay: Layout, params: PlanParams) -> str:
@@ -217,14 +234,7 @@ def plan_sql(reads: Sequence[str], lay: Layout, params: PlanParams) -> str:
     return f"""WITH raw AS (
 {raw}
 ), e AS ({_fields(lay, params)}
-), m AS ({_MESSAGE}
-), o AS ({_own(params)}
-), s AS ({_SHAPES}
-), c AS (
-  SELECT {_COLUMNS}, cand FROM ({_RUNS})
-  UNION ALL
-  SELECT {_COLUMNS}, own AS cand FROM o WHERE tail NOT IN UNNEST(@app_logs)
-)
+), {stages_sql(params)}
 {_OUTPUT}"""
 
 
