@@ -537,22 +537,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
             full.append((n, entry, data[start:end]))
     if data[hi - 1 : hi] == b"\n":
         line_no -= 1  # the piece after the last newline is not a line
-    agg = HistoryPart()
-    agg.lines = sum(map(len, groups.values()))
-
-    def state(key: tuple[str, str, str, str, str], n: int, stamps: list[str]) -> RevisionCounts | None:
-        timed = [t for t in stamps if t]
-        return agg.add(*key, n, min(timed), max(timed)) if timed else agg.add(*key, n, "", "")
-
-    for key, stamps in groups.items():
-        state(key, len(stamps), stamps)  # already normalised
-    for (key, counter), stamps in system.items():
-        agg.lines += len(stamps)
-        st = state(key, len(stamps), stamps)
-        if st is not None and counter:
-            agg.add_counter(st, counter, key[2], len(stamps), min(stamps))
-    if with_http:
-        _requests(with_http, agg, state)
+    agg = _history(groups, system, with_http)
     if resort:
         full.sort()
     return ChunkResult(line_no, entry_no, [(a, b, line.strip()) for a, b, line in full], agg, hi - lo)
@@ -591,15 +576,59 @@ def _built_hit(http: _Http, status: int | None, pf: RawPrefilter) -> bool:
     return hit
 
 
-def _requests(by_status: dict[tuple, list[tuple]], agg: HistoryPart, state) -> None:
+def _history(
+    groups: dict[tuple, list[str]], system: dict[tuple, list[str]], with_http: dict[tuple, list[tuple]]
+) -> HistoryPart:
+    """The chunk's light lines as a HistoryPart. One ``add`` per revision (service, revision, project, location)
+    with its instances as a set: the same sums as one per instance, of which a chunk holds thousands at 10M
+    entries. Then the counters kept per instance."""
+    agg = HistoryPart()
+    revisions: dict[tuple[str, str, str, str], tuple[list[str], set[str]]] = {}
+
+    def count(key: tuple[str, str, str, str, str], stamps: list[str]) -> tuple[str, str, str, str]:
+        agg.lines += len(stamps)
+        rk = (key[0], key[1], key[3], key[4])
+        acc = revisions.get(rk)
+        if acc is None:
+            revisions[rk] = acc = ([], set())
+        acc[0].extend(stamps)  # already normalised
+        if key[2]:
+            acc[1].add(key[2])
+        return rk
+
+    for key, stamps in groups.items():
+        count(key, stamps)
+    counters = [(count(key, stamps), key[2], counter, stamps) for (key, counter), stamps in system.items()]
+    requests = _requests(with_http, agg, count) if with_http else []
+    states: dict[tuple[str, str, str, str], RevisionCounts] = {}
+    for (service, revision, project, location), (stamps, instances) in revisions.items():
+        timed = [t for t in stamps if t]
+        first, last = (min(timed), max(timed)) if timed else ("", "")
+        st = agg.add(service, revision, "", project, location, len(stamps), first, last)
+        if st is not None:
+            st.add_instances(instances)
+            states[(service, revision, project, location)] = st
+    for rk, instance, counter, stamps in counters:
+        st = states.get(rk)
+        if st is not None and counter:
+            agg.add_counter(st, counter, instance, len(stamps), min(stamps))
+    for rk, instance, status, n, first, last in requests:
+        st = states.get(rk)
+        if st is not None:
+            agg.add_requests(st, instance, status, n, first, last)
+    return agg
+
+
+def _requests(by_status: dict[tuple, list[tuple]], agg: HistoryPart, count: Any) -> list[tuple]:
     """Light lines with an httpRequest, as (time, insertId, text, httpRequest, status) per (key, status, is a
-    request line): request counters and the first URL."""
+    request line): counted (``count``, _history's), the first URL offered; their request counters as
+    (revision key, instance, status, n, first, last) for _history to add."""
     urls = agg.urls
+    counters = []
     for (key, status, is_request), items in by_status.items():
         n = len(items)
-        agg.lines += n
         ts_list = [x[0] for x in items]
-        st = state(key, n, ts_list)
+        rk = count(key, ts_list)
         service = (key[0] or service_of_revision(key[1])) if is_request and key[1] else ""
         if service:  # the first request URL in time order (History.urls), by the reference's sort key
             # The key starts with the time: only the earliest lines with such a URL can be first, mostly the
@@ -615,5 +644,6 @@ def _requests(by_status: dict[tuple, list[tuple]], agg: HistoryPart, state) -> N
                     if ts == low:
                         message = text if text is not None else _built(http, line_status)
                         agg.offer_url(service, (ts, insert_id, message, http.requestUrl))
-        if st is not None and status is not None:
-            agg.add_requests(st, key[2], status, n, min(ts_list), max(ts_list))
+        if status is not None:
+            counters.append((rk, key[2], status, n, min(ts_list), max(ts_list)))
+    return counters

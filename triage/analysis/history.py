@@ -127,8 +127,7 @@ class RevisionCounts:
         self.last_served = max(self.last_served, other.last_served)
         self.last_request = max(self.last_request, other.last_request)
         self.location = self.location or other.location
-        for instance in other.instances:
-            self.add_instance(instance)
+        self.add_instances(other.instances)
 
     def add_requests(self, status: int, n: int, last: str) -> bool:
         """``n`` requests answered with ``status``, the latest at ``last``; whether the app served them."""
@@ -147,6 +146,14 @@ class RevisionCounts:
     def add_instance(self, instance: str) -> None:
         self.instances.add(instance)
         if len(self.instances) >= 2 * MAX_INSTANCES:  # trimmed in batches: sorting on every add would be quadratic
+            self.trim()
+
+    def add_instances(self, instances: set[str]) -> None:
+        """``add_instance`` of each: one union, then the cap. Trimming keeps the smallest MAX_INSTANCES
+        whenever it runs, so when it runs does not change what is left (thousands of instances per fast-path
+        chunk at 10M entries, added one by one, were a fifth of that run's merge time)."""
+        self.instances |= instances
+        if len(self.instances) >= 2 * MAX_INSTANCES:
             self.trim()
 
     def trim(self) -> None:
@@ -321,8 +328,10 @@ def _origin(url: str) -> str:
 
 
 def _earliest(into: dict[str, str], other: dict[str, str]) -> None:
+    get = into.get
     for key, ts in other.items():
-        if key not in into or ts < into[key]:
+        cur = get(key)
+        if cur is None or ts < cur:
             into[key] = ts
 
 
