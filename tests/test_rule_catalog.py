@@ -109,7 +109,7 @@ def expected_errors(path: Path) -> list[str]:
     return [
         f'{p}:9: rule "postgres-connection-refused": match.any[1].regex: unbalanced parenthesis at position 18',
         f'{p}:19: rule "unknown-key": match.any[0].regx: unknown key (expected one of: regex, contains, startswith, '
-        "ignore_case, severity, log, service, http_status, exception, frame, facts)",
+        "ignore_case, severity, log, service, http_status, exception, frame, facts, requires)",
         f'{p}:25: rule "wrong-type": severity: must be a string, not int',
         f'{p}:40: rule "duplicate-key": match.any[0].regex: duplicate key (first at line 39)',
         f'{p}:56: rule "bad-example": examples.match[0].sevrity: unknown key (expected one of: text, log, severity, '

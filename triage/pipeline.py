@@ -286,7 +286,7 @@ def _run(records, matcher, history, stats, matches, unmatched, keep_unmatched_er
         if found:
             stats.matched_events += 1
             kept = event.compact(shared)  # one object for all of the event's matches: chains compare identity
-            matches.extend(Match(m.rule, kept, m.captures) for m in found)
+            matches.extend(Match(m.rule, kept, m.captures, m.requires) for m in found)
             history.observe_matches(found)
         elif error_like:
             stats.unmatched_error_events += 1

@@ -43,6 +43,19 @@ def trigger_of(issue: Issue, matches: Sequence[Match], history: History) -> Depl
     return before[-1] if before else None
 
 
+def confirmed(matches: Sequence[Match], history: History) -> list[Match]:
+    """``matches`` without those a condition with ``requires`` decided, in a revision (of the same service)
+    where none of the required rules matched. Order kept."""
+    if not any(m.requires for m in matches):
+        return list(matches)
+    seen = {(service_key(m, history), m.event.revision, m.rule.id) for m in matches}
+    return [
+        m
+        for m in matches
+        if not m.requires or any((service_key(m, history), m.event.revision, rid) in seen for rid in m.requires)
+    ]
+
+
 def find(
     collected: Collected,
     rules: Iterable[Rule],
@@ -51,7 +64,7 @@ def find(
 ) -> Findings:
     """``scrub`` is the run's redactor: cluster templates are built from redacted lines."""
     history = collected.history
-    chains = link(collected.matches, rules)
+    chains = link(confirmed(collected.matches, history), rules)
     issues = analyse(chains.lead, history)
     own: dict[tuple[str, str], list[Match]] = defaultdict(list)
     for m in sorted(chains.lead, key=lambda m: m.event.timestamp):

@@ -188,6 +188,11 @@ def lint(catalog: Catalog, rules: Iterable[Rule] | None = None, *, timeout_s: fl
         for rel in rule.symptom_of + rule.overlaps:
             if rel not in ids:
                 add(rule, None, "relation", f"relates to unknown rule id {rel!r}")
+        spec = rule.match
+        for cond in (*spec.all, *spec.any, *spec.none):
+            for rid in cond.requires:
+                if rid not in ids:
+                    add(rule, cond.line, "relation", f"requires unknown rule id {rid!r}")
 
     for result in run_examples(catalog, chosen):
         if result.kind != "match":

@@ -53,6 +53,7 @@ class Match:
     rule: Rule
     event: Event
     captures: Mapping[str, str]
+    requires: tuple[str, ...] = ()  # the deciding conditions' ``requires`` (analysis.findings.confirmed)
 
 
 @dataclass
@@ -136,26 +137,28 @@ class Matcher:
                 if len(self._memo) >= MEMO_SIZE:
                     del self._memo[next(iter(self._memo))]  # the oldest: dicts keep insertion order
                 self._memo[key] = found
-        out = [Match(self.catalog.rules[i], event, dict(c)) for i, c in found if i not in self._off]
+        out = [Match(self.catalog.rules[i], event, dict(c), req) for i, c, req in found if i not in self._off]
         if out:
             self.stats.matched += 1
         return out
 
-    def _evaluate(self, candidates: set[int], event: Event) -> tuple[list[tuple[int, dict[str, str]]], bool]:
-        found: list[tuple[int, dict[str, str]]] = []
+    def _evaluate(
+        self, candidates: set[int], event: Event
+    ) -> tuple[list[tuple[int, dict[str, str], tuple[str, ...]]], bool]:
+        found: list[tuple[int, dict[str, str], tuple[str, ...]]] = []
         timed_out = False
         for index in sorted(candidates - self._off if self._off else candidates):
             rule = self.catalog.rules[index]
             shared = self._shared_s
             start = time.thread_time()
             try:
-                captures = self.match_rule(rule, event)
+                got = self._match_rule(rule, event)
             except _Timeout:
                 self.stats.timeouts[rule.id] += 1
-                captures, timed_out = None, True
+                got, timed_out = None, True
             self._charge(index, time.thread_time() - start - (self._shared_s - shared))
-            if captures is not None:
-                found.append((index, captures))
+            if got is not None:
+                found.append((index, *got))
         return found, timed_out
 
     def _charge(self, index: int, spent: float) -> None:
@@ -176,25 +179,34 @@ class Matcher:
 
     def match_rule(self, rule: Rule, event: Event) -> dict[str, str] | None:
         """Captures if ``rule`` matches ``event``, else None (ignores the prefilter)."""
+        got = self._match_rule(rule, event)
+        return None if got is None else got[0]
+
+    def _match_rule(self, rule: Rule, event: Event) -> tuple[dict[str, str], tuple[str, ...]] | None:
+        """(captures, the ``requires`` of the conditions that decided: every ``all`` one and the ``any`` one
+        that held first) if ``rule`` matches ``event``, else None."""
         captures: dict[str, str] = {}
+        requires: tuple[str, ...] = ()
         spec = rule.match
         for cond in spec.all:
             got = self._test(cond, event)
             if got is None:
                 return None
             captures.update(got)
+            requires += cond.requires
         if spec.any:
             for cond in spec.any:
                 got = self._test(cond, event)
                 if got is not None:
                     captures.update(got)
+                    requires += cond.requires
                     break
             else:
                 return None
         for cond in spec.none:
             if self._test(cond, event) is not None:
                 return None
-        return captures
+        return captures, requires
 
     def _search(self, pattern, text: str):
         try:

@@ -70,6 +70,7 @@ def _condition() -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {k: _one_or_list({"enum": list(OUTCOMES)}) if k == "outcome" else _STRS for k in FACT_KEYS},
         },
+        "requires": _STRS,
     }
     return {
         "type": "object",

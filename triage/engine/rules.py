@@ -23,7 +23,7 @@ CATEGORIES = ("dependency", "configuration", "startup", "resources", "platform",
 LOG_KINDS = ("stdout", "stderr", "requests", "system", "audit", "other")
 CONDITION_KEYS = (
     "regex", "contains", "startswith", "ignore_case", "severity", "log", "service",
-    "http_status", "exception", "frame", "facts",
+    "http_status", "exception", "frame", "facts", "requires",
 )  # fmt: skip
 FRAME_KEYS = ("function", "file", "app", "code")
 RULE_KEYS = (
@@ -200,6 +200,10 @@ class Condition:
     exception: re.Pattern | None = None
     frame: FrameTest | None = None
     facts: FactTest | None = None
+    # Rule ids: a match this condition decided stands only in a revision where one of them matched too
+    # (analysis.findings.confirmed), for a line every healthy boot may print that is a cause only beside
+    # the failure it explains (a loopback listen address beside a startup probe that could not connect).
+    requires: tuple[str, ...] = ()
     line: int | None = None
 
     @classmethod
@@ -209,6 +213,8 @@ class Condition:
         _unknown(ctx, d, CONDITION_KEYS, path)
         if not d:
             raise ctx.error(path, "empty condition", d)
+        if not set(d) - {"requires", "ignore_case"}:
+            raise ctx.error(f"{path}.requires", "needs a test in the same condition", d, "requires")
         ignore_case = bool(_get(ctx, d, "ignore_case", f"{path}.ignore_case", bool, False))
         flags = re.IGNORECASE if ignore_case else 0
         regex = None
@@ -254,6 +260,7 @@ class Condition:
             exception=exception,
             frame=frame,
             facts=FactTest.from_dict(ctx, d["facts"], f"{path}.facts") if "facts" in d else None,
+            requires=_str_list(ctx, d, "requires", f"{path}.requires"),
             line=getattr(d, "line", None),
         )
 
