@@ -27,13 +27,13 @@ def event(text: str = TEXT, severity: str = "ERROR", service: str = "api") -> ob
 
 def counting(matcher: Matcher) -> list[str]:
     calls: list[str] = []
-    original = matcher.match_rule
+    original = matcher._match_rule  # what the matcher evaluates a rule with (match_rule wraps it)
 
     def match_rule(rule, ev):  # type: ignore[no-untyped-def]
         calls.append(rule.id)
         return original(rule, ev)
 
-    matcher.match_rule = match_rule  # type: ignore[method-assign]
+    matcher._match_rule = match_rule  # type: ignore[method-assign]
     return calls
 
 
