@@ -264,7 +264,7 @@ def _app_line(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     bunyan, winston, structlog: a message field, no LogEntry field), as the LogEntry Cloud Run makes of
     such a line on stdout: its jsonPayload. An object with no message field is not a log line (None)."""
     error = obj.get("error")
-    has_message = any(isinstance(obj.get(k), str) for k in ("message", "msg", "log", "err")) or (
+    has_message = any(isinstance(obj.get(k), str) for k in ("message", "msg", "log", "err", "error")) or (
         isinstance(error, Mapping) and isinstance(error.get("message"), str)
     )
     if not has_message:

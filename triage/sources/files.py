@@ -35,6 +35,9 @@ _JSON_OBJECT_START = re.compile(rb'\s*\{\s*(?:"|\}\s*$)')  # {"key"... or {}
 PARTIAL_KEY = "triage_partial"
 _PARTIAL_LINE = b'{"' + PARTIAL_KEY.encode() + b'"'
 _BRACE_TEXT = re.compile(rb'\s*\{[^{}"\n]{0,200}\}[ \t]+\S')  # "{req=42} GET /": a text log line
+# "{ Error: connect ECONNREFUSED ..." (Node's util.inspect of an error), "{:error=>..." (Ruby's inspect): an
+# unquoted key after the brace is never JSON.
+_INSPECT_TEXT = re.compile(rb"\s*\{\s*(?:[A-Za-z_$][\w$]*: |:\w+ ?=>)")
 MAX_LINE = 16 << 20  # bytes of one line that are read (an API entry is at most 256 KB); the rest is counted and dropped
 MAX_NOTES = 20  # malformed-line notes kept per source; the count is always exact
 
@@ -106,8 +109,12 @@ def _kind(head: bytes) -> str:
         return "text"
     lines = head.splitlines()
     complete = lines if len(head) < HEAD or head.endswith(b"\n") else lines[:-1]
-    if not complete or any(line.strip() == b"{" for line in complete[:1]):
-        return "lines"  # one first line longer than the head, or a pretty-printed object: JSON
+    if not complete:
+        return "lines"  # one first line longer than the head
+    if complete[0].strip() == b"{":
+        return "objects"  # pretty-printed objects one after another (jq's output, a pasted API error body)
+    if _INSPECT_TEXT.match(complete[0]):
+        return "text"  # an object dump a runtime printed, not JSON: its lines are a text log
     # A line that opens a JSON object with a key is JSON lines, even when it does not parse (cut, too deep:
     # each is then a counted malformed entry). "{request_id=42} GET /" or "{main} started" (a brace group,
     # then words: never JSON) is a text log whose lines start with a brace, not thousands of malformed entries.
@@ -255,6 +262,12 @@ class FileSource:
             yield from self._array(data)
         elif kind == "lines":
             yield from self._json_lines(stream)
+        elif kind == "objects":
+            data = stream.read()
+            self.read_ended(stream)
+            text = data.decode("utf-8", errors="surrogateescape")
+            numbered = self._walk(text, 0, "JSON value", closer="")
+            yield from self._items(numbered, "JSON value")
         else:
             yield from self._text(stream)
 
@@ -275,8 +288,8 @@ class FileSource:
             return
         yield from self._items(list(enumerate(items, 1)))
 
-    def _items(self, numbered: list[tuple[int, Any]]) -> Iterator[Mapping[str, Any]]:
-        if not numbered:
+    def _items(self, numbered: list[tuple[int, Any]], what: str = "array item") -> Iterator[Mapping[str, Any]]:
+        if not numbered and what == "array item":
             self.stats.rejected = "an empty JSON array"
         # gcloud prints newest first; stable sort keeps equal timestamps in file order.
         numbered.sort(key=lambda ix: normalize_timestamp(ix[1].get("timestamp")) if isinstance(ix[1], dict) else "")
@@ -285,7 +298,7 @@ class FileSource:
             if isinstance(item, dict):
                 yield item
             else:
-                self._malformed(n, f"array item is a {type(item).__name__}, not an object")
+                self._malformed(n, f"{what} is a {type(item).__name__}, not an object")
 
     def _broken_array(self, data: bytes, exc: Exception) -> Iterator[Mapping[str, Any]]:
         """Recover the objects of an array that does not parse (a truncated or damaged export).
@@ -296,16 +309,26 @@ class FileSource:
         """
         # surrogateescape keeps invalid bytes invalid, so orjson still rejects them when re-reading an item.
         text = data.decode("utf-8", errors="surrogateescape")
+        numbered = self._walk(text, text.index("[") + 1, "JSON array item", closer="]")
+        if not data.rstrip().endswith(b"]"):
+            self.stats.partial = True
+            self.stats.notes.append(f"{self.name}: the JSON array is not closed (truncated export?): {exc}")
+        yield from self._items(numbered)
+
+    def _walk(self, text: str, pos: int, what: str, closer: str) -> list[tuple[int, Any]]:
+        """(line number, value) of the JSON values from ``pos`` on, separated by whitespace or commas, up to
+        ``closer`` ("]" of an array; "": none) or the end; the first that does not parse ends the walk as one
+        malformed entry (its line number, "rest of the file skipped")."""
         decoder = json.JSONDecoder()
-        pos, numbered = text.index("[") + 1, []
+        numbered: list[tuple[int, Any]] = []
         # Line numbers are counted on from the last item, never from the start: per item from 0 was
         # quadratic (a truncated 20k-entry export took 70 s against 0.3 s whole).
-        line_no, counted = 1, 0
+        line_no, counted = 1 + text.count("\n", 0, pos), pos
         while True:
             while pos < len(text) and text[pos] in " \t\r\n,":
                 pos += 1
-            if pos >= len(text) or text[pos] == "]":
-                break
+            if pos >= len(text) or (closer and text[pos] == closer):
+                return numbered
             line_no += text.count("\n", counted, pos)
             counted = pos
             try:
@@ -314,14 +337,10 @@ class FileSource:
             except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
                 self.stats.entries += 1
                 why = str(err).split(":")[0]
-                self._malformed(line_no, f"invalid JSON array item ({why}); rest of the file skipped")
-                break
+                self._malformed(line_no, f"invalid {what} ({why}); rest of the file skipped")
+                return numbered
             numbered.append((line_no, item))
             pos = end
-        if not data.rstrip().endswith(b"]"):
-            self.stats.partial = True
-            self.stats.notes.append(f"{self.name}: the JSON array is not closed (truncated export?): {exc}")
-        yield from self._items(numbered)
 
     def _lines(self, stream: BinaryIO, first: int = 1) -> Iterator[tuple[int, bytes]]:
         """(line number, line) with each line capped at MAX_LINE bytes: the rest of a longer one is read in

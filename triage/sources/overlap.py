@@ -42,7 +42,7 @@ def may_share_entries(sources: Sequence[Any]) -> bool:
         return True
     parts = []
     for i, source in enumerate(keyed_sources):
-        fmt = "array" if source.kind() == "array" else "newline_delimited"
+        fmt = {"array": "array", "objects": "unstructured"}.get(source.kind(), "newline_delimited")
         parts.append(
             f"SELECT {i} AS src, insertId, logName FROM read_json(?, format='{fmt}', compression='auto', "
             "columns={'insertId': 'VARCHAR', 'logName': 'VARCHAR'}, ignore_errors=true, "
