@@ -85,8 +85,11 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--misses", action="store_true", help="also list every case and form that differs")
+    parser.add_argument(
+        "--corpus", type=Path, default=None, help="another directory of excerpts in the corpus format (a held-out set)"
+    )
     args = parser.parse_args()
-    all_cases = cases()
+    all_cases = cases(args.corpus) if args.corpus else cases()
     found = evaluate(all_cases)
     header = ["runtime", "failing", "benign", "recall text", "FP text", "recall jsonl", "FP jsonl"]
     print(table(header, runtime_rows(all_cases, found)))

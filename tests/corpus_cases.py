@@ -78,8 +78,9 @@ def load(path: Path) -> Case:
 
 
 @functools.cache
-def cases() -> tuple[Case, ...]:
-    return tuple(load(p) for p in sorted(CORPUS.glob("*/*.yaml")))
+def cases(root: Path = CORPUS) -> tuple[Case, ...]:
+    """The excerpts of a corpus directory (``<runtime>/<slug>.yaml``): the project's, or a held-out set."""
+    return tuple(load(p) for p in sorted(root.glob("*/*.yaml")))
 
 
 def jsonl_entries(case: Case) -> list[dict[str, Any]]:

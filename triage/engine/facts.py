@@ -23,8 +23,20 @@ PORT_COMPONENTS = {
 _SOCKET_COMPONENTS = ((".s.PGSQL.", "postgres"), ("mysql", "mysql"), ("redis", "redis"))
 # ... by the driver or server it names (checked last: a port or socket is more specific).
 _DRIVER_COMPONENTS = (
-    ("postgres", re.compile(r"(?i)postgres|psycopg|asyncpg|\bPG::|\bpq: |pgx|PSQLException|npgsql|libpq")),
-    ("mysql", re.compile(r"(?i)mysql|mariadb|Communications link failure|SQLSTATE\[HY000\] \[20\d\d\]")),
+    # "could not connect to server: " is libpq's own wording (psql and every libpq driver before PostgreSQL 14);
+    # "Can't connect to server on" is MariaDB Connector/C's.
+    (
+        "postgres",
+        re.compile(
+            r"(?i)postgres|psycopg|asyncpg|\bPG::|\bpq: |pgx|PSQLException|npgsql|libpq|(?-i:could not connect to server: )"
+        ),
+    ),
+    (
+        "mysql",
+        re.compile(
+            r"(?i)mysql|mariadb|Communications link failure|SQLSTATE\[HY000\] \[20\d\d\]|Can't connect to (?:local )?server on"
+        ),
+    ),
     ("redis", re.compile(r"(?i)redis|jedis|lettuce")),
     ("mongodb", re.compile(r"(?i)mongo")),
     ("amqp", re.compile(r"(?i)amqp|rabbitmq")),
