@@ -105,3 +105,15 @@ def test_lint_names_an_unknown_required_rule(tmp_path: Path) -> None:
     findings = [f for f in lint(catalog, [r for r in catalog.rules if r.id == "team-banner"]) if f.code == "relation"]
     assert [f.message for f in findings] == ["requires unknown rule id 'no-such-rule'"]
     assert findings[0].line == 8
+
+
+def test_rules_show_says_what_a_condition_requires_and_tests() -> None:
+    from typer.testing import CliRunner
+
+    from triage.cli import app
+
+    shown = CliRunner().invoke(app, ["rules", "show", "invalid-listen-address"])
+    assert shown.exit_code == 0, shown.output
+    assert "only beside startup-probe-failed|container-failed-to-listen in the same revision" in shown.output
+    facts = CliRunner().invoke(app, ["rules", "show", "postgres-connection-refused"])
+    assert "facts(outcome=refused, component=postgres)" in facts.output

@@ -122,6 +122,10 @@ def describe_condition(cond: Condition) -> str:
             if v is not None
         ]
         parts.append("frame(" + ", ".join(keys) + ")")
+    if cond.facts is not None:
+        parts.append("facts(" + ", ".join(f"{k}={'|'.join(sorted(v))}" for k, v in cond.facts.values) + ")")
+    if cond.requires:
+        parts.append("only beside " + "|".join(cond.requires) + " in the same revision")
     return "; ".join(parts)
 
 
