@@ -31,8 +31,10 @@ TRIGGER_RE = (
     r"|^(?:panic|fatal error): | in goroutine \d"
 )
 # EXTENDER: traces.EXC_RE on the first line (a token with an upper-case letter after its first character,
-# then ":" or the line's end) or a one-token first line (traces.GO_FUNC).
-EXTENDER_RE = r"^[A-Za-z_][^\s:]*[A-Z][^\s:]*(?::|[ \t]*(?:\n|$))|^\S+[ \t]*(?:\n|$)"
+# then ":" or the line's end) or a one-token first line (traces.GO_FUNC). The token may be followed by any
+# whitespace Python's str.strip() removes (RE2's \s is ASCII only): "x\t\u3000" is one token to Python.
+_TRAILING = r"[ \t\x0b\x0c\x1c-\x1f\x{85}\p{Z}]*"
+EXTENDER_RE = rf"^[A-Za-z_][^\s:]*[A-Z][^\s:]*(?::|{_TRAILING}(?:\n|$))|^\S+{_TRAILING}(?:\n|$)"
 # events.is_error_like's failure words anywhere (RE2's \b is ASCII-only, Python's is not).
 FAILURE_RE = r"(?i)error|exception|fatal|critical|panic|fail"
 # Line breaks Python's splitlines knows and RE2's $ does not, and letters whose case folds differ
