@@ -100,6 +100,15 @@ def test_an_apps_own_json_line_is_its_json_payload() -> None:
     assert api.message == "429 Quota exceeded. RESOURCE_EXHAUSTED"
 
 
+def test_an_apps_time_format_triage_cannot_read_leaves_the_line_untimed() -> None:
+    """Mattermost's logger writes "2024-11-01 09:11:24.798 Z": the line is kept, untimed, not malformed."""
+    rec = from_entry({"timestamp": "2024-11-01 09:11:24.798 Z", "level": "error", "msg": "Failed to ping DB"})
+    assert (rec.timestamp, rec.severity, rec.message) == ("", "ERROR", "Failed to ping DB")
+    # A LogEntry's own timestamp stays strict: a date that is not one is a malformed entry.
+    with pytest.raises(NotAnEntry):
+        from_entry({"timestamp": "2025-02-30T10:00:00Z", "logName": "projects/p/logs/x", "textPayload": "x"})
+
+
 def test_an_object_without_a_message_is_not_a_log_line() -> None:
     with pytest.raises(NotAnEntry):
         from_entry({"name": "x", "version": 1})

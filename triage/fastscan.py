@@ -472,7 +472,7 @@ def _scan(data: bytes, lo: int, hi: int, hits: set[int], pf: RawPrefilter) -> Ch
                 if http is not None or not _has_message(jp):
                     full.append((line_no, line_no - blanks, data[start:end]))
                     continue
-            elif http is None and not e.logName and e.timestamp is None:  # maybe not a LogEntry: the full path decides
+            elif http is None and not e.logName:  # maybe an app's own line, not a LogEntry: the full path decides
                 full.append((line_no, line_no - blanks, data[start:end]))
                 continue
         # An unlevelled line can be error-like by its words (events.is_error_like): the full path.

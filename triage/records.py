@@ -282,7 +282,9 @@ def _app_line(obj: Mapping[str, Any]) -> dict[str, Any] | None:
             stamp = datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         except (OverflowError, OSError, ValueError):
             stamp = None
-    if stamp is not None:
+    # An app's own time format varies ("2024-11-01 09:11:24.798 Z", "05/Sep/2025:10:00:00"): one triage
+    # cannot read leaves the line untimed, it does not make a good line malformed (a whole file rejected).
+    if stamp is not None and normalize_timestamp(stamp):
         entry["timestamp"] = stamp
     level = next((obj[k] for k in _APP_LEVEL_KEYS if k in obj), None)
     if level is not None:
@@ -294,18 +296,20 @@ def from_entry(entry: Any) -> Record:
     """Normalise one LogEntry mapping (REST/JSON shape, camelCase keys)."""
     if type(entry) is not dict and not isinstance(entry, Mapping):
         raise NotAnEntry(f"expected a JSON object, got {type(entry).__name__}")
-    if (  # no payload key, logName or timestamp (tested one by one: a generator here costs per entry)
+    if (  # no payload key or logName (tested one by one: a generator here costs per entry)
         "textPayload" not in entry
         and "jsonPayload" not in entry
         and "protoPayload" not in entry
         and "httpRequest" not in entry
         and "logName" not in entry
-        and "timestamp" not in entry
     ):
+        # An app's own JSON line may carry a "timestamp" of its own (zap, Mattermost, structlog): with a
+        # message field it is that app line, whatever its time looks like.
         app = _app_line(entry)
-        if app is None:
+        if app is not None:
+            entry = app
+        elif "timestamp" not in entry:
             raise NotAnEntry("no LogEntry fields (timestamp, logName or a payload)")
-        entry = app
 
     resource = entry.get("resource")
     rtype = ""

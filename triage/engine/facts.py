@@ -23,12 +23,13 @@ PORT_COMPONENTS = {
 _SOCKET_COMPONENTS = ((".s.PGSQL.", "postgres"), ("mysql", "mysql"), ("redis", "redis"))
 # ... by the driver or server it names (checked last: a port or socket is more specific).
 _DRIVER_COMPONENTS = (
-    # "could not connect to server: " is libpq's own wording (psql and every libpq driver before PostgreSQL 14);
+    # "could not connect to server: " is libpq's own wording (psql and every libpq driver before PostgreSQL 14),
+    # "failed to connect to `host=" pgx's;
     # "Can't connect to server on" is MariaDB Connector/C's.
     (
         "postgres",
         re.compile(
-            r"(?i)postgres|psycopg|asyncpg|\bPG::|\bpq: |pgx|PSQLException|npgsql|libpq|(?-i:could not connect to server: )"
+            r"(?i)postgres|psycopg|asyncpg|\bPG::|\bpq: |pgx|PSQLException|npgsql|libpq|(?-i:could not connect to server: |failed to connect to `host=)"
         ),
     ),
     (
