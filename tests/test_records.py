@@ -104,6 +104,11 @@ def test_an_apps_time_format_triage_cannot_read_leaves_the_line_untimed() -> Non
     """Mattermost's logger writes "2024-11-01 09:11:24.798 Z": the line is kept, untimed, not malformed."""
     rec = from_entry({"timestamp": "2024-11-01 09:11:24.798 Z", "level": "error", "msg": "Failed to ping DB"})
     assert (rec.timestamp, rec.severity, rec.message) == ("", "ERROR", "Failed to ping DB")
+    # With a resource it is a LogEntry that lost its payload, as before: its resource is kept.
+    lost = from_entry(
+        {"timestamp": "2025-09-05T10:00:00Z", "msg": "x", "resource": {"labels": {"service_name": "api"}}}
+    )
+    assert (lost.service, lost.message) == ("api", "")
     # A LogEntry's own timestamp stays strict: a date that is not one is a malformed entry.
     with pytest.raises(NotAnEntry):
         from_entry({"timestamp": "2025-02-30T10:00:00Z", "logName": "projects/p/logs/x", "textPayload": "x"})

@@ -304,8 +304,9 @@ def from_entry(entry: Any) -> Record:
         and "logName" not in entry
     ):
         # An app's own JSON line may carry a "timestamp" of its own (zap, Mattermost, structlog): with a
-        # message field it is that app line, whatever its time looks like.
-        app = _app_line(entry)
+        # message field it is that app line, whatever its time looks like. With a resource too, it is a
+        # LogEntry that lost its payload, as before.
+        app = _app_line(entry) if "timestamp" not in entry or "resource" not in entry else None
         if app is not None:
             entry = app
         elif "timestamp" not in entry:
