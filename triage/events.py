@@ -15,6 +15,7 @@ from typing import Any
 
 import regex as re
 
+from triage.caches import remember
 from triage.records import APP_LOGS, SEVERITY_LEVELS, Record, epoch_seconds
 from triage.traces import (
     CHAIN_LINES,
@@ -180,9 +181,7 @@ _OPENED: dict[str, tuple[str, bool, bool]] = {}
 
 def _remember(cache: dict, text: str, value: Any) -> None:
     if len(text) <= _CACHE_TEXT:
-        if len(cache) >= _CACHE_MAX:
-            cache.clear()
-        cache[text] = value
+        remember(cache, text, value, _CACHE_MAX)
 
 
 def make_event(records: tuple[Record, ...]) -> Event:

@@ -33,6 +33,7 @@ from typing import Any
 import msgspec
 
 from triage.analysis.history import HistoryPart, RevisionCounts, service_of_revision, system_counter
+from triage.caches import remember
 from triage.engine.prefilter import RawPrefilter
 from triage.events import MAX_GAP_S, _seconds, failure_words
 from triage.records import (
@@ -205,9 +206,7 @@ def _exception_head(prefix: str) -> bool:
     if hit is None:
         hit = EXC_RE.match(prefix) is not None
         if len(prefix) <= _CACHED_TEXT:
-            if len(_EXC_HEADS) >= _SHAPES_MAX:
-                _EXC_HEADS.clear()
-            _EXC_HEADS[prefix] = hit
+            remember(_EXC_HEADS, prefix, hit, _SHAPES_MAX)
     return hit
 
 
@@ -268,18 +267,8 @@ def _shape_of(text: str) -> int:
     if shape is None:
         shape = _shape(text)
         if len(text) <= _CACHED_TEXT:
-            if len(_SHAPES) >= _SHAPES_MAX:
-                _SHAPES.clear()
-            _SHAPES[text] = shape
+            remember(_SHAPES, text, shape, _SHAPES_MAX)
     return shape
-
-
-def _evict_older_half(cache: dict) -> None:
-    """Make room in a full bounded cache by dropping the older half of its entries (dicts keep insertion
-    order), not all of them: with more distinct keys in use than it holds (an instance per place, thousands
-    at 10M entries), clearing it kept it a third full on average, this half to all of it."""
-    for key in list(itertools.islice(cache, len(cache) // 2)):
-        del cache[key]
 
 
 _RES_DEC = msgspec.json.Decoder(_Res)
@@ -313,9 +302,7 @@ def _place(e: _Light, log_project: str) -> tuple:
             )
             got = (key, res.type, key[:3])
         if len(k[0]) + len(k[1]) <= _CACHED_PLACE:  # a hostile megabyte of labels is decoded, not kept
-            if len(_PLACES) >= _SHAPES_MAX:
-                _evict_older_half(_PLACES)
-            _PLACES[k] = got
+            remember(_PLACES, k, got, _SHAPES_MAX)
     return got
 
 
@@ -578,9 +565,7 @@ def _built_hit(http: _Http, status: int | None, pf: RawPrefilter) -> bool:
     if hit is None:
         hit = bool(pf.hit_offsets(_built(http, status).encode()))
         if len(k[2]) <= _CACHED_TEXT:  # URLs of any length are checked, short ones kept
-            if len(_BUILT_HITS) >= _SHAPES_MAX:
-                _BUILT_HITS.clear()
-            _BUILT_HITS[k] = hit
+            remember(_BUILT_HITS, k, hit, _SHAPES_MAX)
     return hit
 
 

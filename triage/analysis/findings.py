@@ -48,11 +48,10 @@ def confirmed(matches: Sequence[Match], history: History) -> list[Match]:
     where none of the required rules matched. Order kept."""
     if not any(m.requires for m in matches):
         return list(matches)
-    seen = {(service_key(m, history), m.event.revision, m.rule.id) for m in matches}
+    where = [(service_key(m, history), m.event.revision) for m in matches]
+    seen = {(*w, m.rule.id) for w, m in zip(where, matches, strict=True)}
     return [
-        m
-        for m in matches
-        if not m.requires or any((service_key(m, history), m.event.revision, rid) in seen for rid in m.requires)
+        m for w, m in zip(where, matches, strict=True) if not m.requires or any((*w, rid) in seen for rid in m.requires)
     ]
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import ahocorasick
 
+from triage.caches import remember
 from triage.engine import facts as error_facts
 from triage.engine.catalog import Catalog
 from triage.engine.literals import rule_literals
@@ -134,9 +135,7 @@ class Matcher:
         if found is None:
             found, timed_out = self._evaluate(candidates, event)
             if not timed_out:  # a timeout is not an answer: the next copy is evaluated (and charged) again
-                if len(self._memo) >= MEMO_SIZE:
-                    del self._memo[next(iter(self._memo))]  # the oldest: dicts keep insertion order
-                self._memo[key] = found
+                remember(self._memo, key, found, MEMO_SIZE)
         out = [Match(self.catalog.rules[i], event, dict(c), req) for i, c, req in found if i not in self._off]
         if out:
             self.stats.matched += 1

@@ -21,6 +21,7 @@ from typing import Any
 
 import regex as re
 
+from triage.caches import remember
 from triage.errors import TriageError
 
 MASK = "***"
@@ -171,9 +172,7 @@ class Redactor:
                 self._timed_out(index)
                 return TIMED_OUT
         if len(original) <= _MEMO_TEXT:
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()
-            memo[original] = value
+            remember(memo, original, value, _MEMO_SIZE)
         return value
 
     def _timed_out(self, index: int) -> None:

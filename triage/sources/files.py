@@ -289,7 +289,7 @@ class FileSource:
         yield from self._items(list(enumerate(items, 1)))
 
     def _items(self, numbered: list[tuple[int, Any]], what: str = "array item") -> Iterator[Mapping[str, Any]]:
-        if not numbered and what == "array item":
+        if not numbered and self._kind == "array":  # objects one after another: the walk counted a malformed one
             self.stats.rejected = "an empty JSON array"
         # gcloud prints newest first; stable sort keeps equal timestamps in file order.
         numbered.sort(key=lambda ix: normalize_timestamp(ix[1].get("timestamp")) if isinstance(ix[1], dict) else "")
